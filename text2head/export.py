@@ -193,9 +193,9 @@ def _accessor_format(array: np.ndarray) -> tuple[int, str]:
     """glTF componentType and type for float32 (N, 2|3) vertex data or uint16/32 indices."""
     if array.dtype == np.float32 and array.ndim == 2 and array.shape[1] in (2, 3):
         return pygltflib.FLOAT, {2: pygltflib.VEC2, 3: pygltflib.VEC3}[array.shape[1]]
-    if array.dtype in (np.uint16, np.uint32) and array.ndim == 1:
-        unsigned = {np.dtype(np.uint16): pygltflib.UNSIGNED_SHORT,
-                    np.dtype(np.uint32): pygltflib.UNSIGNED_INT}
+    unsigned = {np.dtype(np.uint16): pygltflib.UNSIGNED_SHORT,
+                np.dtype(np.uint32): pygltflib.UNSIGNED_INT}
+    if array.dtype in unsigned and array.ndim == 1:
         return unsigned[array.dtype], pygltflib.SCALAR
     raise TypeError(f"no glTF accessor format for {array.dtype} {array.shape}")
 
@@ -205,7 +205,8 @@ def _glb_bytes(mesh: TexturedMesh) -> bytes:
     builder = _GlbBuilder()
     vertex_data = pygltflib.ARRAY_BUFFER
     attributes = pygltflib.Attributes(
-        POSITION=builder.accessor(mesh.vertices[source].astype(np.float32), vertex_data, True),
+        POSITION=builder.accessor(mesh.vertices[source].astype(np.float32), vertex_data,
+                                  with_bounds=True),
         NORMAL=builder.accessor(_unit_normals(mesh)[source], vertex_data),
         TEXCOORD_0=builder.accessor(  # glTF puts the UV origin at the top-left
             np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]]).astype(np.float32), vertex_data),
