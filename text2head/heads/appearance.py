@@ -16,7 +16,7 @@ from text2head.heads.specs import CHANNELS, EYE_COLOURS, REGION_TINTS
 
 # Relative absorption per unit concentration at the red, green and blue primaries: melanin
 # absorbs more toward blue, oxy-haemoglobin mostly in the green (and blue) band.
-MELANIN_ABSORPTION = (1.6, 2.6, 3.6)
+MELANIN_ABSORPTION = (1.4, 1.9, 2.4)
 HAEMOGLOBIN_ABSORPTION = (0.05, 0.9, 0.55)
 # Linear reflectance of skin without melanin or blood (a pale, slightly yellow tissue).
 BLOODLESS_SKIN = (0.80, 0.70, 0.58)

@@ -137,12 +137,18 @@ def _check_values(spec: GroupSpec, value: torch.Tensor) -> None:
 
 
 def to_dict(specs: dict[str, GroupSpec], params: HeadParams, index: int = 0) -> dict:
-    """One head as a JSON-ready dict of named values (the texture residual base64-encoded)."""
+    """One head as a JSON-ready dict of named values.
+
+    The texture residual is base64-encoded float32 (exact), or null when nothing is painted.
+    """
     data: dict = {"format": JSON_FORMAT}
     for name, value in params.groups():
         row = value[index].detach().cpu().double().tolist()
         data[name] = dict(zip(specs[name].names, row, strict=True))
-    data["texture_residual"] = [_encode_grid(grid[index]) for grid in params.texture]
+    painted = any(bool(grid[index].any()) for grid in params.texture)
+    data["texture_residual"] = (
+        [_encode_grid(grid[index]) for grid in params.texture] if painted else None
+    )
     return data
 
 

@@ -1,0 +1,51 @@
+"""Preview images of a head: fixed named views rendered and laid out side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from text2head.heads import HeadModel, HeadOutput, HeadParams
+from text2head.render import Cameras, Lights, render
+
+PREVIEW_VIEWS = ("front", "three_quarter", "left", "right", "back")
+
+
+def render_head(
+    model: HeadModel,
+    decoded: HeadOutput,
+    cameras: Cameras,
+    *,
+    index: int = 0,
+    resolution: int = 256,
+    background: float = 1.0,
+    lights: Lights | None = None,
+) -> torch.Tensor:
+    """(N, 3, H, W) images of head `index` of a decoded batch, one per camera."""
+    return render(
+        decoded.vertices[index : index + 1],
+        model.faces,
+        cameras,
+        corner_uvs=model.corner_uvs,
+        texture=decoded.texture[index : index + 1],
+        lights=lights or Lights.default(len(cameras)),
+        background=background,
+        resolution=resolution,
+    ).rgb
+
+
+def preview_views(
+    model: HeadModel, head: HeadParams, views=PREVIEW_VIEWS, resolution: int = 256
+) -> torch.Tensor:
+    """(len(views), 3, H, W) renders of the first head from the named views."""
+    with torch.no_grad():
+        decoded = model.decode(head.select(0))
+        cameras = Cameras.named_views(list(views), device=decoded.vertices.device)
+        return render_head(model, decoded, cameras, resolution=resolution)
+
+
+def contact_sheet(images: torch.Tensor) -> Image.Image:
+    """Lay (N, 3, H, W) images in [0, 1] out in one row."""
+    row = torch.cat(list(images.detach().cpu().clamp(0, 1)), dim=2)  # (3, H, N*W)
+    return Image.fromarray((row.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
