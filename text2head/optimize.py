@@ -1,0 +1,285 @@
+"""The optimization engine: a run is an iterator of step results.
+
+Each step decodes the head, renders it from randomly sampled views under random lights, scores
+augmented renders with CLIP, adds the priors with the weights read live from `LiveSettings`,
+and takes one Adam step with per-group learning rates; parameters are then clamped into
+their ranges. Every `preview_every` steps (and at the last step) the head is rendered from
+fixed views, scored without augmentation, and the best head so far is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from text2head import priors
+from text2head.guidance import CLIPGuide
+from text2head.heads import GROUPS, HeadModel, HeadParams
+from text2head.preview import render_head
+from text2head.render import Cameras, Lights, render
+from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
+
+SCORE_VIEWS = ("front", "three_quarter", "left")
+OPTIMIZABLE = (*GROUPS, "texture")
+TEXTURE_LIMIT = 8.0  # the residual lives in logit space; beyond this it only saturates
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as config.json next to the results."""
+
+    prompt: str
+    negative: str | None = None
+    steps: int = 60
+    views: int = 2
+    augmentations: int = 2
+    seed: int = 0
+    resolution: int = 224
+    texture_size: int = 256
+    preview_every: int = 5
+    groups: tuple[str, ...] = OPTIMIZABLE
+    view_prompts: bool = False
+    yaw_range: tuple[float, float] = (-60.0, 60.0)
+    weights: dict[str, float] = field(default_factory=dict)
+    learning_rates: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ValueError("prompt is empty: describe the head to make")
+        if self.negative is not None and not self.negative.strip():
+            raise ValueError("negative prompt is empty: leave it out instead")
+        for name in ("steps", "views", "augmentations", "resolution", "texture_size",
+                     "preview_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        unknown = set(self.groups) - set(OPTIMIZABLE)
+        if unknown:
+            raise ValueError(f"unknown parameter group(s) {sorted(unknown)}; "
+                             f"known: {', '.join(OPTIMIZABLE)}")
+        low, high = self.yaw_range
+        if not -180 <= low < high <= 180:
+            raise ValueError(f"yaw_range must satisfy -180 <= low < high <= 180, got "
+                             f"{self.yaw_range}")
+        LiveSettings(self.weights, self.learning_rates)  # raises on a bad name or value
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["weights"] = {**DEFAULT_WEIGHTS, **self.weights}
+        data["learning_rates"] = {**DEFAULT_LEARNING_RATES, **self.learning_rates}
+        return data
+
+
+@dataclass
+class StepResult:
+    """What a consumer sees after each step."""
+
+    step: int  # 1-based
+    losses: dict[str, float]  # every weighted-in term, unweighted, plus "total"
+    head: HeadParams  # detached copy of the current parameters
+    seconds: float
+    timings: dict[str, float]  # seconds spent in decode, render, clip, backward, optimizer
+    skipped: bool = False  # the loss was NaN/inf: no update was made
+    preview: torch.Tensor | None = None  # (len(SCORE_VIEWS), 3, H, W) every preview_every
+    clip_score: float | None = None  # 100 * cos on the fixed views, when previewed
+    is_best: bool = False
+
+
+@dataclass
+class BestHead:
+    head: HeadParams
+    clip_score: float
+    step: int
+
+
+class Optimization:
+    """One run: iterate it to optimize; `settings` may be changed and `stop()` called from
+    another thread while it runs."""
+
+    def __init__(
+        self,
+        model: HeadModel,
+        guide: CLIPGuide,
+        config: RunConfig,
+        start: HeadParams | None = None,
+    ):
+        self.model = model
+        self.guide = guide
+        self.config = config
+        self.settings = LiveSettings(config.weights, config.learning_rates)
+        self.device = model.template.device
+        self.start = (start or model.neutral()).detach().to(self.device)
+        model.validate(self.start)
+        self.best: BestHead | None = None
+        self.head: HeadParams = self.start
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the run to end; it finishes the step in progress and stops before the next."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def __iter__(self) -> Iterator[StepResult]:
+        config = self.config
+        generator = torch.Generator().manual_seed(config.seed)
+        leaves = self._leaves()
+        optimizer = torch.optim.Adam(
+            [{"params": tensors, "name": name} for name, tensors in leaves.items()]
+        )
+        score_cameras = Cameras.named_views(SCORE_VIEWS, device=self.device)
+        for step in range(1, config.steps + 1):
+            if self.stopped:
+                return
+            weights, learning_rates = self.settings.snapshot()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rates[group["name"]]
+            started = time.perf_counter()
+            result = self._step(step, leaves, optimizer, weights, generator)
+            if step % config.preview_every == 0 or step == config.steps:
+                self._preview(result, score_cameras)
+            result.seconds = time.perf_counter() - started
+            yield result
+
+    # ----- one step -----------------------------------------------------------------------
+    def _leaves(self) -> dict[str, list[torch.Tensor]]:
+        """Trainable copies of the enabled groups; disabled groups stay at the start values."""
+        leaves = {}
+        values = {name: value for name, value in self.start.groups()}
+        for name in GROUPS:
+            value = values[name].clone().requires_grad_(name in self.config.groups)
+            values[name] = value
+            if name in self.config.groups:
+                leaves[name] = [value]
+        grids = tuple(g.clone().requires_grad_("texture" in self.config.groups)
+                      for g in self.start.texture)
+        if "texture" in self.config.groups:
+            leaves["texture"] = list(grids)
+        self.head = HeadParams(**values, texture=grids)
+        return leaves
+
+    def _step(self, step, leaves, optimizer, weights, generator) -> StepResult:
+        config, head, timer = self.config, self.head, _Timer()
+        optimizer.zero_grad(set_to_none=True)
+        with timer("decode"):
+            decoded = self.model.decode(head, config.texture_size)
+        cameras = Cameras.sample_views(generator, config.views, yaw_range=config.yaw_range,
+                                       device=self.device)
+        lights = Lights.random(generator, config.views, device=self.device)
+        background = torch.rand(config.views, 3, generator=generator).to(self.device)
+        with timer("render"):
+            images = self.model_render(decoded, cameras, lights, background)
+        with timer("clip"):
+            neutral = self._neutral_renders(cameras, lights, background, weights)
+            yaw = _camera_yaw(cameras) if config.view_prompts else None
+            clip_terms = self.guide.loss(
+                images.rgb, images.alpha, config.prompt, negative=config.negative,
+                neutral=neutral, generator=generator, n_augment=config.augmentations, yaw=yaw,
+            )
+        terms = {k: v for k, v in clip_terms.items() if k != "total"}
+        terms.update(self._prior_terms(head, decoded, weights))
+        total = sum(weights[name] * value for name, value in terms.items())
+        skipped = not bool(torch.isfinite(total))
+        if not skipped:
+            with timer("backward"):
+                total.backward()
+            with timer("optimizer"):
+                self._unlock_texture_levels(step, leaves)
+                optimizer.step()
+                self._clamp()
+        losses = {name: float(value.detach()) for name, value in terms.items()}
+        losses["total"] = float(total.detach())
+        return StepResult(step=step, losses=losses, head=self.head.detach(), seconds=0.0,
+                          timings=timer.seconds, skipped=skipped)
+
+    def model_render(self, decoded, cameras, lights, background):
+        """Render the decoded head (batch of one) from every camera."""
+        return render(decoded.vertices, self.model.faces, cameras,
+                      corner_uvs=self.model.corner_uvs, texture=decoded.texture, lights=lights,
+                      background=background, resolution=self.config.resolution)
+
+    def _neutral_renders(self, cameras, lights, background, weights):
+        """Renders of the starting head for the directional loss, when it is switched on."""
+        if weights["directional"] <= 0:
+            return None
+        with torch.no_grad():
+            out = self.model_render(self.model.decode(self.start, self.config.texture_size),
+                                    cameras, lights, background)
+        return out.rgb, out.alpha
+
+    def _prior_terms(self, head, decoded, weights) -> dict[str, torch.Tensor]:
+        """The priors whose weight is non-zero (skipping the others saves their cost)."""
+        model = self.model
+
+        def wanted(name: str) -> bool:
+            return weights[name] > 0
+
+        terms = {k: v for k, v in priors.group_priors(model, head).items() if wanted(k)}
+        if wanted("expression_sparsity"):
+            terms["expression_sparsity"] = priors.expression_sparsity(head)
+        if wanted("texture_smoothness") and "texture" in self.config.groups:
+            terms["texture_smoothness"] = priors.texture_smoothness(head)
+        if wanted("shape_symmetry"):
+            rest = decoded.vertices @ decoded.rotation
+            terms["shape_symmetry"] = priors.shape_symmetry(model, rest)
+        if wanted("texture_symmetry"):
+            terms["texture_symmetry"] = priors.texture_symmetry(model, decoded.vertex_colors)
+        if wanted("identity_preservation"):
+            terms["identity_preservation"] = priors.identity_preservation(model, head, self.start)
+        return terms
+
+    def _unlock_texture_levels(self, step: int, leaves) -> None:
+        """Coarse to fine: level i of the residual starts moving at i/(L-1) of half the run."""
+        levels = leaves.get("texture", [])
+        for index, grid in enumerate(levels):
+            unlock = math.floor(0.5 * self.config.steps * index / max(len(levels) - 1, 1))
+            if step <= unlock and grid.grad is not None:
+                grid.grad.zero_()
+
+    @torch.no_grad()
+    def _clamp(self) -> None:
+        for name, value in self.head.groups():
+            if value.requires_grad:
+                spec = self.model.specs[name]
+                value.copy_(value.clamp(spec.column("low", value), spec.column("high", value)))
+        for grid in self.head.texture:
+            grid.clamp_(-TEXTURE_LIMIT, TEXTURE_LIMIT)
+
+    @torch.no_grad()
+    def _preview(self, result: StepResult, cameras: Cameras) -> None:
+        decoded = self.model.decode(result.head, self.config.texture_size)
+        images = render_head(self.model, decoded, cameras, resolution=self.config.resolution)
+        score = float(self.guide.clip_score(images, self.config.prompt).mean())
+        result.preview, result.clip_score = images, score
+        if not result.skipped and (self.best is None or score > self.best.clip_score):
+            self.best = BestHead(result.head, score, result.step)
+            result.is_best = True
+
+
+class _Timer:
+    """Accumulates wall time per named phase of a step."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _camera_yaw(cameras: Cameras) -> torch.Tensor:
+    """Yaw of each camera in degrees, from its position."""
+    eye = cameras.eye
+    return torch.rad2deg(torch.atan2(eye[:, 0], eye[:, 2]))
+
