@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 from text2head.export import export_all
 from text2head.heads import HeadModel, HeadParams
 from text2head.io import atomic_write, write_text_atomic
-from text2head.preview import contact_sheet, preview_views
+from text2head.preview import contact_sheet, preview_views, save_gif, turntable
 
 
 def prepare_output_dir(path: str | Path) -> Path:
@@ -38,3 +41,33 @@ def write_head(
         with atomic_write(files["preview"]) as temporary:
             contact_sheet(preview_views(model, head)).save(temporary)
     return files
+
+
+def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
+    """Everything `write_head` writes for the best head, plus config.json (all that is needed
+    to run it again), losses.csv (every term per step) and turntable.gif."""
+    out = prepare_output_dir(out_dir)
+    files = write_head(model, result.head, out)
+    config = result.config.to_dict()
+    config.update(clip=result.clip_spec, clip_description=result.clip_description,
+                  best_step=result.best_step, best_clip_score=result.clip_score,
+                  steps_run=result.steps_run)
+    files["config"] = write_text_atomic(
+        out / "config.json", json.dumps(config, indent=1, ensure_ascii=False) + "\n"
+    )
+    files["losses"] = write_text_atomic(out / "losses.csv", losses_csv(result.history))
+    files["turntable"] = out / "turntable.gif"
+    with atomic_write(files["turntable"]) as temporary:
+        save_gif(turntable(model, result.head), temporary)
+    return files
+
+
+def losses_csv(history: list[dict[str, float]]) -> str:
+    """One row per step, one column per loss term (terms switched on mid-run are blank before)."""
+    columns = list(dict.fromkeys(name for losses in history for name in losses))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ["step", *columns], lineterminator="\n")
+    writer.writeheader()
+    for step, losses in enumerate(history, start=1):
+        writer.writerow({"step": step, **{k: f"{v:.6g}" for k, v in losses.items()}})
+    return buffer.getvalue()

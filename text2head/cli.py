@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from text2head import api
 from text2head.bundle import prepare_output_dir, write_head
+from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadModel
+from text2head.optimize import Optimization
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.simplefilter("always", UserWarning)
+    warnings.showwarning = _show_warning
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError, PermissionError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, CLIPWeightsUnavailable) as error:
         print(f"text2head {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"text2head {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -38,7 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("params", type=Path, help="a params.json written by text2head")
     _add_output_options(export)
     export.set_defaults(run=run_export)
+
+    generate = commands.add_parser("generate", help="optimize a head for a text prompt")
+    prompts = generate.add_mutually_exclusive_group(required=True)
+    prompts.add_argument("prompt", nargs="?", help="what the head should look like")
+    prompts.add_argument("--prompts", type=Path,
+                         help="a text file with one prompt per line (one folder per prompt)")
+    _add_run_options(generate)
+    generate.set_defaults(run=run_generate)
+
+    edit = commands.add_parser("edit", help="change a saved head by an instruction")
+    edit.add_argument("params", type=Path, help="a params.json written by text2head")
+    edit.add_argument("prompt", help='the change, e.g. "make him smile"')
+    edit.add_argument("--identity-weight", type=float, default=api.EDIT_WEIGHTS[
+        "identity_preservation"], help="how strongly to stay close to the starting head")
+    _add_run_options(edit)
+    edit.set_defaults(run=run_edit)
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--negative", help="what the head should not look like")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--views", type=int, default=2, help="rendered views per step")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clip", help="ARCH:PRETRAINED_TAG, ARCH:/path/to/checkpoint or "
+                        "random:ARCH (tests only); default: $TEXT2HEAD_CLIP or "
+                        "ViT-B-32:laion2b_s34b_b79k")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--weight", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a loss weight, e.g. --weight prior_identity=0.1")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +102,82 @@ def run_export(args: argparse.Namespace) -> None:
     model = HeadModel()
     head = model.from_json(args.params.read_text(encoding="utf-8"))
     _report(write_head(model, head, out, texture_size=args.texture_size))
+
+
+def run_generate(args: argparse.Namespace) -> None:
+    if args.prompts is None:
+        _optimize(args, args.prompt, args.out)
+        return
+    prompts = _read_prompts(args.prompts)
+    prepare_output_dir(args.out)
+    for index, prompt in enumerate(prompts, start=1):
+        _optimize(args, prompt, args.out / f"{index:03d}-{_slug(prompt)}")
+
+
+def run_edit(args: argparse.Namespace) -> None:
+    model = HeadModel()
+    start = api.load_params(model, args.params)
+    weights = {**api.EDIT_WEIGHTS, "identity_preservation": args.identity_weight}
+    _optimize(args, args.prompt, args.out, start=start, model=model, extra_weights=weights)
+
+
+def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_weights=None):
+    weights = {**(extra_weights or {}), **_parse_weights(args.weight)}
+    run = api.prepare(prompt, clip=args.clip, device=args.device, start=start, model=model,
+                      out=out, negative=args.negative, steps=args.steps, views=args.views,
+                      seed=args.seed, weights=weights)
+    print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
+    history = _iterate_with_progress(run)
+    result = api.finish(run, history, out)
+    print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
+    _report(result.files)
+
+
+def _iterate_with_progress(run: Optimization) -> list[dict[str, float]]:
+    history = []
+    with tqdm(total=run.config.steps, unit="step", file=sys.stderr) as bar:
+        for step in run:
+            history.append(step.losses)
+            status = {"loss": f"{step.losses['total']:.4f}"}
+            if step.clip_score is not None:
+                status["clip"] = f"{step.clip_score:.2f}"
+            if step.skipped:
+                status["skipped"] = "NaN"
+            bar.set_postfix(status)
+            bar.update()
+    return history
+
+
+def _parse_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--weight expects NAME=NUMBER, got {item!r}")
+    return weights
+
+
+def _read_prompts(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt file not found: {path}")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    prompts = [line for line in lines if line and not line.startswith("#")]
+    if not prompts:
+        raise ValueError(f"prompt file {path} has no prompts")
+    return prompts
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
+    return slug[:limit] or "prompt"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _report(files: dict[str, Path]) -> None:

@@ -49,3 +49,21 @@ def contact_sheet(images: torch.Tensor) -> Image.Image:
     """Lay (N, 3, H, W) images in [0, 1] out in one row."""
     row = torch.cat(list(images.detach().cpu().clamp(0, 1)), dim=2)  # (3, H, N*W)
     return Image.fromarray((row.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+
+def turntable(
+    model: HeadModel, head: HeadParams, frames: int = 24, resolution: int = 256
+) -> torch.Tensor:
+    """(frames, 3, H, W) renders of the first head on a full turn of the camera."""
+    yaw = torch.arange(frames) * (360.0 / frames)
+    with torch.no_grad():
+        decoded = model.decode(head.select(0))
+        cameras = Cameras.look_at_orbit(yaw, 0.0, device=decoded.vertices.device)
+        return render_head(model, decoded, cameras, resolution=resolution)
+
+
+def save_gif(frames: torch.Tensor, path, seconds_per_frame: float = 0.08) -> None:
+    """Write (N, 3, H, W) frames in [0, 1] as a looping GIF."""
+    images = [contact_sheet(frame[None]) for frame in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=round(1000 * seconds_per_frame), loop=0)

@@ -1,0 +1,107 @@
+"""Two-line Python API: `text2head.generate(prompt)` and `text2head.edit(params, instruction)`.
+
+`prepare` builds a run (validating every input before any work starts) and `finish` writes
+its results; the CLI and the web app use the same two functions around their own loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from text2head.bundle import prepare_output_dir, write_run
+from text2head.guidance import CLIPGuide, load_clip
+from text2head.heads import HeadModel, HeadParams
+from text2head.optimize import BestHead, Optimization, RunConfig
+
+EDIT_WEIGHTS = {"identity_preservation": 1.0, "directional": 0.5}
+
+
+@dataclass
+class Result:
+    """The outcome of a run: the best head, its score, the loss history and written files."""
+
+    head: HeadParams
+    clip_score: float
+    best_step: int
+    steps_run: int
+    history: list[dict[str, float]]
+    config: RunConfig
+    clip_spec: str  # how to load the guide again (see text2head.guidance.load_clip)
+    clip_description: str  # says "RANDOM WEIGHTS" when the guide was a test fixture
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def load_guide(clip: str | CLIPGuide | None, device: str | torch.device) -> CLIPGuide:
+    """A CLIPGuide from a spec ("ARCH:TAG", "ARCH:/path", "random:ARCH"; None reads
+    TEXT2HEAD_CLIP) or an existing guide."""
+    if isinstance(clip, CLIPGuide):
+        return clip
+    return CLIPGuide(load_clip(clip, device))
+
+
+def prepare(
+    prompt: str,
+    *,
+    clip: str | CLIPGuide | None = None,
+    device: str | torch.device = "cpu",
+    start: HeadParams | None = None,
+    model: HeadModel | None = None,
+    out: str | Path | None = None,
+    **options,
+) -> Optimization:
+    """Check every input, load the models and return a run ready to iterate.
+
+    `options` are `RunConfig` fields (negative, steps, views, seed, weights, ...).
+    """
+    config = RunConfig(prompt=prompt, **options)
+    if out is not None:
+        prepare_output_dir(out)
+    model = (model or HeadModel()).to(device)
+    guide = load_guide(clip, device)
+    # Encode the prompts now: a too-long prompt warns before the first step, not during it.
+    guide.encode_text([p for p in (config.prompt, config.negative) if p])
+    return Optimization(model, guide, config, start=start)
+
+
+def finish(run: Optimization, history: list[dict[str, float]],
+           out: str | Path | None = None) -> Result:
+    """The best head of a finished (or stopped) run, written to `out` when given."""
+    best = run.best or BestHead(run.head.detach(), float("nan"), len(history))
+    result = Result(
+        head=best.head, clip_score=best.clip_score, best_step=best.step,
+        steps_run=len(history), history=history, config=run.config,
+        clip_spec=" + ".join(model.spec for model, _ in run.guide.models),
+        clip_description=run.guide.description,
+    )
+    if out is not None:
+        result.files = write_run(run.model, result, out)
+    return result
+
+
+def generate(prompt: str, *, out: str | Path | None = None, **options) -> Result:
+    """Optimize a head for `prompt`; see `prepare` for the options."""
+    run = prepare(prompt, out=out, **options)
+    history = [step.losses for step in run]
+    return finish(run, history, out)
+
+
+def edit(params: str | Path | HeadParams, instruction: str, *,
+         out: str | Path | None = None, model: HeadModel | None = None, **options) -> Result:
+    """Change a saved head by an instruction ("make him smile"), staying close to it."""
+    model = model or HeadModel()
+    start = params if isinstance(params, HeadParams) else load_params(model, params)
+    options["weights"] = {**EDIT_WEIGHTS, **options.get("weights", {})}
+    run = prepare(instruction, start=start, model=model, out=out, **options)
+    history = [step.losses for step in run]
+    return finish(run, history, out)
+
+
+def load_params(model: HeadModel, path: str | Path) -> HeadParams:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parameter file not found: {path}")
+    return model.from_json(path.read_text(encoding="utf-8"))
+
