@@ -109,7 +109,11 @@ class Optimization:
         guide: CLIPGuide,
         config: RunConfig,
         start: HeadParams | None = None,
+        reference: HeadParams | None = None,
     ):
+        """`start` is the head to begin from (the neutral head by default). With `reference`,
+        CLIP compares renders to renders of that head instead of to the prompt (used to
+        match a given head, and to test that CLIP gradients recover geometry)."""
         self.model = model
         self.guide = guide
         self.config = config
@@ -117,6 +121,7 @@ class Optimization:
         self.device = model.template.device
         self.start = (start or model.neutral()).detach().to(self.device)
         model.validate(self.start)
+        self.reference = None if reference is None else reference.detach().to(self.device)
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
         self._stop = threading.Event()
@@ -179,13 +184,7 @@ class Optimization:
         with timer("render"):
             images = self.model_render(decoded, cameras, lights, background)
         with timer("clip"):
-            neutral = self._neutral_renders(cameras, lights, background, weights)
-            yaw = _camera_yaw(cameras) if config.view_prompts else None
-            clip_terms = self.guide.loss(
-                images.rgb, images.alpha, config.prompt, negative=config.negative,
-                neutral=neutral, generator=generator, n_augment=config.augmentations, yaw=yaw,
-            )
-        terms = {k: v for k, v in clip_terms.items() if k != "total"}
+            terms = self._clip_terms(images, cameras, lights, background, weights, generator)
         terms.update(self._prior_terms(head, decoded, weights))
         total = sum(weights[name] * value for name, value in terms.items())
         skipped = not bool(torch.isfinite(total))
@@ -201,18 +200,34 @@ class Optimization:
         return StepResult(step=step, losses=losses, head=self.head.detach(), seconds=0.0,
                           timings=timer.seconds, skipped=skipped)
 
+    def _clip_terms(self, images, cameras, lights, background, weights, generator):
+        """CLIP loss terms (unweighted): against the prompt, or against the reference head."""
+        config = self.config
+        if self.reference is not None:
+            target = self._fixed_head_renders(self.reference, cameras, lights, background)
+            return {"clip": self.guide.image_loss(images.rgb, images.alpha, target,
+                                                  generator=generator,
+                                                  n_augment=config.augmentations)}
+        neutral = None
+        if weights["directional"] > 0:
+            neutral = self._fixed_head_renders(self.start, cameras, lights, background)
+        yaw = _camera_yaw(cameras) if config.view_prompts else None
+        terms = self.guide.loss(
+            images.rgb, images.alpha, config.prompt, negative=config.negative,
+            neutral=neutral, generator=generator, n_augment=config.augmentations, yaw=yaw,
+        )
+        return {k: v for k, v in terms.items() if k != "total"}
+
     def model_render(self, decoded, cameras, lights, background):
         """Render the decoded head (batch of one) from every camera."""
         return render(decoded.vertices, self.model.faces, cameras,
                       corner_uvs=self.model.corner_uvs, texture=decoded.texture, lights=lights,
                       background=background, resolution=self.config.resolution)
 
-    def _neutral_renders(self, cameras, lights, background, weights):
-        """Renders of the starting head for the directional loss, when it is switched on."""
-        if weights["directional"] <= 0:
-            return None
+    def _fixed_head_renders(self, head, cameras, lights, background):
+        """(rgb, alpha) of a head that is not optimized, from this step's cameras."""
         with torch.no_grad():
-            out = self.model_render(self.model.decode(self.start, self.config.texture_size),
+            out = self.model_render(self.model.decode(head, self.config.texture_size),
                                     cameras, lights, background)
         return out.rgb, out.alpha
 

@@ -174,6 +174,29 @@ class CLIPGuide:
         )
         return terms
 
+    def image_loss(
+        self,
+        rgb: Tensor,
+        alpha: Tensor,
+        target: tuple[Tensor, Tensor],
+        *,
+        generator: torch.Generator | None = None,
+        n_augment: int | None = None,
+    ) -> Tensor:
+        """1 - cos between augmented renders and the same augmentations of target renders
+        (rgb, alpha) from the same cameras: guidance by a reference head instead of text."""
+        _check_render(rgb, alpha)
+        _check_render(*target, name="target")
+        if target[0].shape != rgb.shape:
+            raise ValueError("target renders must come from the same cameras as rgb")
+        params = sample_augments(
+            rgb.shape[0], n_augment or self.n_augment, tuple(rgb.shape[-2:]), generator,
+            self.augment, rgb.device,
+        )
+        with torch.no_grad():
+            target_emb = self.encode_images(apply_augments(*target, params))
+        return cosine_loss(self.encode_images(apply_augments(rgb, alpha, params)), target_emb)
+
     @staticmethod
     def _phrase(prompt: str, yaw: Sequence[float] | Tensor | None, views: int) -> list[str]:
         if yaw is None:
