@@ -99,6 +99,18 @@ def edit(params: str | Path | HeadParams, instruction: str, *,
     return finish(run, history, out)
 
 
+def read_prompts(path: str | Path) -> list[str]:
+    """Prompts of a text file: one per line, blank lines and lines starting with # skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt file not found: {path}")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    prompts = [line for line in lines if line and not line.startswith("#")]
+    if not prompts:
+        raise ValueError(f"prompt file {path} has no prompts")
+    return prompts
+
+
 def load_params(model: HeadModel, path: str | Path) -> HeadParams:
     path = Path(path)
     if not path.is_file():

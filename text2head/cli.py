@@ -108,7 +108,7 @@ def run_generate(args: argparse.Namespace) -> None:
     if args.prompts is None:
         _optimize(args, args.prompt, args.out)
         return
-    prompts = _read_prompts(args.prompts)
+    prompts = api.read_prompts(args.prompts)
     prepare_output_dir(args.out)
     for index, prompt in enumerate(prompts, start=1):
         _optimize(args, prompt, args.out / f"{index:03d}-{_slug(prompt)}")
@@ -159,16 +159,6 @@ def _parse_weights(items: list[str]) -> dict[str, float]:
         if not sep:
             raise ValueError(f"--weight expects NAME=NUMBER, got {item!r}")
     return weights
-
-
-def _read_prompts(path: Path) -> list[str]:
-    if not path.is_file():
-        raise FileNotFoundError(f"prompt file not found: {path}")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    prompts = [line for line in lines if line and not line.startswith("#")]
-    if not prompts:
-        raise ValueError(f"prompt file {path} has no prompts")
-    return prompts
 
 
 def _slug(text: str, limit: int = 40) -> str:
