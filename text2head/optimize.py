@@ -4,7 +4,8 @@ Each step decodes the head, renders it from randomly sampled views under random 
 augmented renders with CLIP, adds the priors with the weights read live from `LiveSettings`,
 and takes one Adam step with per-group learning rates; parameters are then clamped into
 their ranges. Every `preview_every` steps (and at the last step) the head is rendered from
-fixed views, scored without augmentation, and the best head so far is kept.
+fixed views, scored without augmentation, and the best head so far is kept; the first
+step is previewed too, so that a person sees the head at once.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class Optimization:
                 group["lr"] = learning_rates[group["name"]]
             started = time.perf_counter()
             result = self._step(step, leaves, optimizer, weights, generator)
-            if step % config.preview_every == 0 or step == config.steps:
+            if step == 1 or step % config.preview_every == 0 or step == config.steps:
                 self._preview(result, score_cameras)
             result.seconds = time.perf_counter() - started
             yield result

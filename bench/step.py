@@ -1,0 +1,96 @@
+"""Cost of one optimization step and of a full default run; prints one JSON line.
+
+Run: python bench/step.py [--clip random:ViT-B-32] [--device cpu] [--no-full-run]
+Random weights of the real architecture cost the same as the real weights (labelled in the
+output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_ms  # noqa: E402
+
+from text2head import api  # noqa: E402
+from text2head.heads import HeadModel  # noqa: E402
+from text2head.optimize import Optimization, RunConfig  # noqa: E402
+from text2head.render import Cameras, Lights  # noqa: E402
+
+PROMPT = "an old man with a big nose, laughing"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", default="random:ViT-B-32")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=12, help="steps timed for the split")
+    parser.add_argument("--no-full-run", action="store_true")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    model = HeadModel().to(args.device)
+    guide = api.load_guide(args.clip, args.device)
+    figures = {"clip": guide.description, "device": args.device,
+               "load_s": round(time.perf_counter() - start, 2)}
+    config = RunConfig(PROMPT, steps=args.steps)
+
+    run = Optimization(model, guide, config)
+    start = time.perf_counter()
+    phases, seconds = [], []
+    for result in run:
+        if result.step == 1:
+            figures["first_preview_s"] = round(time.perf_counter() - start, 3)
+        elif result.preview is None:  # steady-state steps without a preview
+            phases.append(result.timings)
+            seconds.append(result.seconds)
+    step_ms = 1000 * statistics.median(seconds)
+    for phase in phases[0]:
+        figures[f"step_{phase}_ms"] = round(1000 * statistics.median(p[phase] for p in phases), 1)
+    figures["step_ms"] = round(step_ms, 1)
+    clip_ms = clip_only_ms(model, guide, config, args.device)
+    figures["clip_only_ms"] = clip_ms
+    figures["step_over_clip"] = round(step_ms / clip_ms, 3)
+    if not args.no_full_run:
+        default = RunConfig(PROMPT)
+        start = time.perf_counter()
+        for _ in Optimization(model, guide, default):
+            pass
+        figures["full_run_s"] = round(time.perf_counter() - start, 1)
+        figures["full_run_steps"] = default.steps
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if args.device.startswith("cuda"):
+        figures["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    figures["threads"] = torch.get_num_threads()
+    figures["torch"] = torch.__version__
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+def clip_only_ms(model: HeadModel, guide, config: RunConfig, device: str) -> float:
+    """CLIP loss forward+backward on fixed renders of the same batch: the cost floor."""
+    generator = torch.Generator().manual_seed(0)
+    cameras = Cameras.sample_views(generator, config.views, device=device)
+    with torch.no_grad():
+        decoded = model.decode(model.neutral().to(device))
+        images = Optimization(model, guide, config).model_render(
+            decoded, cameras, Lights.default(config.views, device=device), 0.5)
+    rgb = images.rgb.clone().requires_grad_(True)
+
+    def clip_step():
+        terms = guide.loss(rgb, images.alpha, PROMPT, generator=generator,
+                           n_augment=config.augmentations)
+        terms["clip"].backward()
+
+    return median_ms(clip_step, repeats=8, warmup=2)
+
+
+if __name__ == "__main__":
+    main()
