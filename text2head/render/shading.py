@@ -1,0 +1,142 @@
+"""Differentiable attribute interpolation, texture sampling and lighting of covered pixels.
+
+Everything here works on the packed list of covered pixels of `Fragments` (N rows) rather than on
+full images, so the cost follows the head's screen area, not the resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn.functional import normalize
+
+from .rasterize import Fragments
+
+
+@dataclass(frozen=True)
+class Lights:
+    """Ambient light plus L directional lights and a soft specular term, one set per view.
+
+    Directions point toward the lights in the camera frame (x right, y up, z toward the viewer),
+    so a light rig keeps lighting the visible side of the head whichever way the camera orbits.
+    """
+
+    directions: Tensor  # (B, L, 3); need not be unit length
+    intensities: Tensor  # (B, L)
+    ambient: Tensor  # (B,)
+    specular: Tensor  # (B,) weight of the Blinn-Phong highlight
+    shininess: float = 16.0
+
+    def __len__(self) -> int:
+        return len(self.directions)
+
+    def to(self, device: torch.device | str | None = None,
+           dtype: torch.dtype | None = None) -> Lights:
+        return Lights(self.directions.to(device, dtype), self.intensities.to(device, dtype),
+                      self.ambient.to(device, dtype), self.specular.to(device, dtype),
+                      self.shininess)
+
+    @classmethod
+    def default(cls, n: int = 1, device: torch.device | str | None = None,
+                dtype: torch.dtype = torch.float32) -> Lights:
+        """A key light above and right of the camera plus a weak fill from the left."""
+        directions = torch.tensor([[0.4, 0.5, 1.0], [-1.0, 0.0, 0.6]], device=device, dtype=dtype)
+        intensities = torch.tensor([0.6, 0.2], device=device, dtype=dtype)
+        return cls(directions.expand(n, 2, 3), intensities.expand(n, 2),
+                   torch.full((n,), 0.3, device=device, dtype=dtype),
+                   torch.full((n,), 0.1, device=device, dtype=dtype))
+
+    @classmethod
+    def random(cls, generator: torch.Generator, n: int,
+               device: torch.device | str | None = None) -> Lights:
+        """Random key and fill lights from the camera's side, so CLIP cannot rely on one rig."""
+
+        def uniform(low: float, high: float, *shape: int) -> Tensor:
+            return low + (high - low) * torch.rand(*shape, generator=generator)
+
+        azimuth = torch.deg2rad(uniform(-60, 60, n, 2))
+        elevation = torch.deg2rad(uniform(-15, 60, n, 2))
+        directions = torch.stack([torch.cos(elevation) * torch.sin(azimuth), torch.sin(elevation),
+                                  torch.cos(elevation) * torch.cos(azimuth)], dim=-1)
+        intensities = torch.stack([uniform(0.4, 0.8, n), uniform(0.0, 0.3, n)], dim=-1)
+        lights = cls(directions, intensities, uniform(0.2, 0.45, n), uniform(0.0, 0.2, n))
+        return lights.to(device)
+
+
+def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
+    """Area-weighted unit vertex normals (B, V, 3) of vertices (B, V, 3)."""
+    corners = vertices[:, faces]  # (B, F, 3, 3)
+    face_normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0],
+                                      corners[:, :, 2] - corners[:, :, 0])
+    summed = torch.zeros_like(vertices)
+    for k in range(3):
+        summed = summed.index_add(1, faces[:, k], face_normals)
+    return normalize(summed, dim=-1, eps=1e-12)
+
+
+def batch_rows(view: Tensor, batch_size: int) -> Tensor:
+    """Index into a batch of 1 (shared by every view) or of one entry per view."""
+    return view if batch_size > 1 else torch.zeros_like(view)
+
+
+def interpolate(values: Tensor, fragments: Fragments, faces: Tensor) -> Tensor:
+    """Per-vertex attributes (1 or B, V, C) at the covered pixels (N, C)."""
+    rows = batch_rows(fragments.view, len(values))
+    corner_values = values[rows[:, None], faces[fragments.face]]  # (N, 3, C)
+    return (fragments.barycentrics[..., None] * corner_values).sum(1)
+
+
+def interpolate_corners(corner_values: Tensor, fragments: Fragments) -> Tensor:
+    """Per-face-corner attributes (F, 3, C), such as UVs, at the covered pixels (N, C).
+
+    Corner values keep UV islands apart: a pixel only ever mixes its own face's corners, so no
+    interpolation runs across a seam.
+    """
+    return (fragments.barycentrics[..., None] * corner_values[fragments.face]).sum(1)
+
+
+def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
+    """Bilinear lookup (N, C) in textures (1 or B, C, Ht, Wt) at OBJ-convention UVs (N, 2).
+
+    v points up while texture row 0 is the top, hence the flip. Lookups clamp to the texture's
+    edge texels; colour bleeding at UV-island borders is prevented by padding the texture around
+    its islands, which is the texture author's job.
+    """
+    _, _, height, width = texture.shape
+    x = uv[:, 0] * width - 0.5
+    y = (1 - uv[:, 1]) * height - 0.5
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    xs = [x0.long().clamp(0, width - 1), (x0.long() + 1).clamp(0, width - 1)]
+    ys = [y0.long().clamp(0, height - 1), (y0.long() + 1).clamp(0, height - 1)]
+    texels = texture.flatten(2)
+    rows = batch_rows(view, len(texture))
+
+    def texel(ix: Tensor, iy: Tensor) -> Tensor:
+        return texels[rows, :, iy * width + ix]
+
+    top = texel(xs[0], ys[0]) * (1 - fx) + texel(xs[1], ys[0]) * fx
+    bottom = texel(xs[0], ys[1]) * (1 - fx) + texel(xs[1], ys[1]) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
+          camera_rotation: Tensor, lights: Lights) -> Tensor:
+    """Lambert plus Blinn-Phong colour (N, 3) of covered pixels.
+
+    albedo, normal (unit) and world position are (N, 3); view (N,) picks each pixel's camera eye
+    (B, 3), world-to-view rotation (B, 3, 3) and light set.
+    """
+    light = batch_rows(view, len(lights))
+    to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world
+    to_light = to_light[view]  # (N, L, 3)
+    intensity = lights.intensities[light][..., None]  # (N, L, 1)
+    to_eye = normalize(eye[view] - position, dim=-1)
+    lambert = (to_light @ normal[..., None]).clamp(min=0)  # (N, L, 1)
+    halfway = normalize(to_light + to_eye[:, None], dim=-1)
+    highlight = (halfway @ normal[..., None]).clamp(min=0) ** lights.shininess
+    diffuse = lights.ambient[light][:, None] + (intensity * lambert).sum(1)
+    specular = lights.specular[light][:, None] * (intensity * highlight).sum(1)
+    return albedo * diffuse + specular

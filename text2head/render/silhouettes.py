@@ -1,0 +1,167 @@
+"""Analytic antialiasing of silhouette edges, the source of contour gradients.
+
+A hard z-buffer image does not change when a contour vertex moves a little, so it has no gradient
+for it. Here each pair of neighbouring pixels whose centres straddle a silhouette edge (an edge
+between a visible triangle and a triangle of opposite facing, or a mesh boundary) is blended by
+where the edge crosses the segment between the two centres: with the crossing at fraction t from
+the occluding pixel o toward the other pixel n, the occluder covers part (t - 1/2) of n's width
+when t > 1/2, and leaves part (1/2 - t) of its own pixel uncovered when t < 1/2. The blend is
+continuous in t and t is a differentiable function of the edge's projected vertices. The same idea
+drives nvdiffrast's antialias operation; this is an independent, simpler take on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from .rasterize import Fragments, pixel_centres, screen_barycentrics
+
+# Most contours are found within a few triangles; a walk that needs more gives up (no blend).
+_MAX_WALK_STEPS = 32
+
+
+def face_neighbors(faces: Tensor) -> Tensor:
+    """(F, 3) index of the face across the edge opposite each corner, -1 on a boundary.
+
+    On a non-manifold edge one of the other faces is chosen.
+    """
+    faces = faces.long()
+    n_faces = len(faces)
+    ends = torch.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], dim=1)  # (F, 3, 2)
+    low, high = ends.min(-1).values, ends.max(-1).values
+    key = (low * (int(faces.max()) + 1) + high).reshape(-1)
+    order = torch.argsort(key)
+    shared = key[order[1:]] == key[order[:-1]]
+    first, second = order[:-1][shared], order[1:][shared]
+    neighbors = torch.full((n_faces * 3,), -1, dtype=torch.long, device=faces.device)
+    neighbors[first] = second // 3
+    neighbors[second] = first // 3
+    return neighbors.view(n_faces, 3)
+
+
+def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Tensor) -> Tensor:
+    """Blend silhouette pixels of `image` (B * H * W, C), pixels in row-major order per view."""
+    occluder, other = _straddling_pairs(fragments, neighbors)
+    height, width = fragments.triangle_id.shape[1:]
+    view, *near_centre = pixel_centres(occluder, height, width, fragments.screen.dtype)
+    _, *far_centre = pixel_centres(other, height, width, fragments.screen.dtype)
+    segments = _Segments(view, occluder, other, *near_centre, *far_centre)
+    triangle, edge = _silhouette_crossings(fragments, faces, neighbors, segments)
+    keep = _across_edge(fragments, faces, segments, triangle, edge)
+    segments, triangle, edge = segments.select(keep), triangle[keep], edge[keep]
+    corners = fragments.screen[segments.view[:, None], faces[triangle]]
+    near, far = segments.barycentrics(corners)
+    near, far = near.gather(1, edge[:, None])[:, 0], far.gather(1, edge[:, None])[:, 0]
+    t = (near / (near - far)).clamp(0, 1)
+
+    occluder, other = segments.occluder, segments.other
+    difference = image[other] - image[occluder]
+    image = image.index_add(0, occluder, difference * (0.5 - t).clamp(min=0)[:, None])
+    return image.index_add(0, other, -difference * (t - 0.5).clamp(min=0)[:, None])
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """Segments between the centres of an occluder pixel and its neighbour, in pixels."""
+
+    view: Tensor
+    occluder: Tensor  # flat pixel indices
+    other: Tensor
+    near_x: Tensor  # occluder pixel centre
+    near_y: Tensor
+    far_x: Tensor  # neighbour pixel centre
+    far_y: Tensor
+
+    def select(self, rows: Tensor) -> _Segments:
+        return _Segments(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def barycentrics(self, corners: Tensor) -> tuple[Tensor, Tensor]:
+        """Screen barycentrics (M, 3) of triangles (M, 3, 2) at both ends of each segment."""
+        return (screen_barycentrics(corners, self.near_x, self.near_y),
+                screen_barycentrics(corners, self.far_x, self.far_y))
+
+
+@torch.no_grad()
+def _silhouette_crossings(fragments: Fragments, faces: Tensor, neighbors: Tensor,
+                          segments: _Segments) -> tuple[Tensor, Tensor]:
+    """Walk from each occluder pixel centre toward the other centre across the surface.
+
+    Triangles near a contour are often smaller than a pixel, so the silhouette edge between two
+    centres rarely belongs to the occluder pixel's own triangle. The walk leaves each triangle
+    through the edge the segment crosses first, continues into the neighbour while the facing
+    stays the same, and stops at a silhouette edge (found) or when the segment ends on the
+    surface (no contour between the centres). Returns per segment the triangle and its edge
+    (index of the opposite corner), edge = -1 where no silhouette crossing was found.
+    """
+    triangle = fragments.triangle_id.reshape(-1)[segments.occluder]
+    edge = torch.full_like(triangle, -1)
+    front = fragments.front_facing
+    corner_table = fragments.screen.detach()[:, faces]  # (B, F, 3, 2)
+    active = torch.arange(len(triangle), device=triangle.device)
+    walking = segments
+    for _ in range(_MAX_WALK_STEPS):
+        if not len(active):
+            break
+        current = triangle[active]
+        near, far = walking.barycentrics(corner_table[walking.view, current])
+        # Barycentric k falls linearly along the segment and leaves the triangle at zero.
+        falling = far < near
+        crossing = torch.where(falling, near / torch.where(falling, near - far, 1.0), torch.inf)
+        t, exit_edge = crossing.min(-1)
+        neighbor = neighbors[current, exit_edge]
+        silhouette = (neighbor < 0) | (front[walking.view, neighbor.clamp(min=0)]
+                                       != front[walking.view, current])
+        leaves = t < 1
+        edge[active[leaves & silhouette]] = exit_edge[leaves & silhouette]
+        walks_on = torch.nonzero(leaves & ~silhouette).squeeze(1)
+        triangle[active[walks_on]] = neighbor[walks_on]
+        active, walking = active[walks_on], walking.select(walks_on)
+    return triangle, edge
+
+
+@torch.no_grad()
+def _across_edge(fragments: Fragments, faces: Tensor, segments: _Segments, triangle: Tensor,
+                 edge: Tensor) -> Tensor:
+    """Mask of the crossings whose segment runs across the edge rather than along it.
+
+    Counting an edge in both pixel directions would blend it twice and double its gradient, so
+    an edge is blended along rows when it is closer to vertical and along columns otherwise.
+    """
+    found = edge >= 0
+    ends = torch.stack([(edge + 1) % 3, (edge + 2) % 3], dim=1).clamp(min=0)
+    corners = fragments.screen.detach()[segments.view[:, None], faces[triangle]]  # (M, 3, 2)
+    direction = torch.diff(corners.gather(1, ends[..., None].expand(-1, -1, 2)), dim=1)[:, 0]
+    steep = direction[:, 1].abs() >= direction[:, 0].abs()
+    along_row = segments.near_y == segments.far_y
+    return found & (steep == along_row)
+
+
+def _straddling_pairs(fragments: Fragments, neighbors: Tensor) -> tuple[Tensor, Tensor]:
+    """Horizontally or vertically adjacent pixels that may straddle a contour, as flat indices
+    (nearer pixel, farther pixel); background counts as infinitely far.
+
+    Pixels showing two triangles that share an edge and face the same way are left out: no
+    contour runs between them, and they are most pairs.
+    """
+    ids = fragments.triangle_id
+    flat_ids = ids.reshape(-1)
+    index = torch.arange(ids.numel(), device=ids.device).view(ids.shape)
+    firsts, seconds = [], []
+    for a, b in ((index[:, :, :-1], index[:, :, 1:]), (index[:, :-1, :], index[:, 1:, :])):
+        differ = flat_ids[a] != flat_ids[b]
+        firsts.append(a[differ])
+        seconds.append(b[differ])
+    first, second = torch.cat(firsts), torch.cat(seconds)
+    first_id, second_id = flat_ids[first], flat_ids[second]
+    view = first // ids[0].numel()
+    front = fragments.front_facing
+    smooth = ((first_id >= 0) & (second_id >= 0)
+              & (neighbors[first_id.clamp(min=0)] == second_id[:, None]).any(1)
+              & (front[view, first_id] == front[view, second_id]))
+    first, second = first[~smooth], second[~smooth]
+    depth = fragments.depth.reshape(-1)
+    first_nearer = depth[first] <= depth[second]
+    return torch.where(first_nearer, first, second), torch.where(first_nearer, second, first)
