@@ -1,0 +1,83 @@
+"""`text2head generate` / `edit` and the two-line Python API, with random CLIP weights."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from gltf_validator import assert_valid_glb
+
+import text2head
+from text2head.cli import main
+
+RUN_FILES = ("head.glb", "head.obj", "head.mtl", "head.png", "head.ply", "params.json",
+             "config.json", "losses.csv", "preview.png", "turntable.gif")
+
+
+@pytest.mark.slow
+def test_generate_writes_every_file(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["generate", "a smiling old woman", "--clip", "random:ViT-B-32", "--steps", "5",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    for name in RUN_FILES:
+        assert (out / name).stat().st_size > 0, name
+    assert_valid_glb(out / "head.glb")
+    config = json.loads((out / "config.json").read_text())
+    assert config["prompt"] == "a smiling old woman" and config["steps"] == 5
+    assert config["clip"] == "random:ViT-B-32" and "RANDOM WEIGHTS" in config["clip_description"]
+    rows = list(csv.DictReader((out / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert {"clip", "total", "prior_identity"} <= set(rows[0])
+    assert "RANDOM WEIGHTS" in capsys.readouterr().err
+
+
+def test_generate_from_a_prompt_file(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a zombie\n# skipped\nZoë, a smiling grandmother\n", encoding="utf-8")
+    code = main(["generate", "--prompts", str(prompts), "--clip", "random:tiny", "--steps", "1",
+                 "--out", str(tmp_path / "many")])
+    assert code == 0
+    folders = sorted(p.name for p in (tmp_path / "many").iterdir())
+    assert folders == ["001-a-zombie", "002-zoë-a-smiling-grandmother"]
+    assert all((tmp_path / "many" / f / "head.glb").is_file() for f in folders)
+
+
+def test_edit_starts_from_saved_parameters(tmp_path):
+    assert main(["random", "--seed", "2", "--out", str(tmp_path / "a"), "--texture-size",
+                 "64"]) == 0
+    code = main(["edit", str(tmp_path / "a" / "params.json"), "make her smile", "--clip",
+                 "random:tiny", "--steps", "2", "--identity-weight", "5", "--out",
+                 str(tmp_path / "b")])
+    assert code == 0
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["weights"]["identity_preservation"] == 5.0
+    start = json.loads((tmp_path / "a" / "params.json").read_text())
+    edited = json.loads((tmp_path / "b" / "params.json").read_text())
+    assert abs(edited["identity"]["age"] - start["identity"]["age"]) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "  ", "--clip", "random:tiny"], "prompt is empty"),
+        (["generate", "x", "--steps", "0", "--clip", "random:tiny"], "steps must be"),
+        (["generate", "x", "--weight", "clip=-1", "--clip", "random:tiny"], "must be >= 0"),
+        (["generate", "x", "--weight", "clip=nan", "--clip", "random:tiny"], "must be finite"),
+        (["generate", "x", "--weight", "clip", "--clip", "random:tiny"], "NAME=NUMBER"),
+        (["generate", "x", "--clip", "ViT-B-32:/no/such/file.safetensors"], "local checkpoint"),
+        (["generate", "x", "--clip", "not a spec"], "not a spec"),
+    ],
+)
+def test_bad_input_fails_before_work(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main([*args, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_two_line_python_api(tmp_path):
+    result = text2head.generate("a bald man", clip="random:tiny", steps=2, out=tmp_path)
+    assert result.steps_run == 2 and result.files["glb"].is_file()
+    assert "RANDOM WEIGHTS" in result.clip_description
