@@ -1,0 +1,268 @@
+"""Text2Head Studio: the Gradio web app (also the Hugging Face Space). Layout and event wiring
+only; the per-session logic is in `text2head.studio` and the rest in the library.
+
+Run: `python app.py` (binds GRADIO_SERVER_NAME:GRADIO_SERVER_PORT, default 127.0.0.1:7860;
+a Space or the Docker image sets 0.0.0.0).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import random
+import time
+
+import gradio as gr
+import torch
+
+from text2head.guidance import CLIPWeightsUnavailable
+from text2head.preview import contact_sheet
+from text2head.studio import (
+    EDIT_CONTROLS,
+    WEIGHT_CONTROLS,
+    Studio,
+    clip_choices,
+    clip_label,
+    downloads_from,
+    edit_values,
+    loss_figure,
+    preview_image,
+    status_line,
+    weights_line,
+)
+
+UPDATE_SECONDS = float(os.environ.get("TEXT2HEAD_UPDATE_SECONDS", "1.0"))  # page refresh limit
+VIEWER_SECONDS = float(os.environ.get("TEXT2HEAD_VIEWER_SECONDS", "10"))  # 3D viewer refresh
+MAX_RUNS = int(os.environ.get("TEXT2HEAD_MAX_RUNS", "2"))  # optimizations at the same time
+QUEUE_SIZE = int(os.environ.get("TEXT2HEAD_QUEUE_SIZE", "16"))
+EXAMPLES = [
+    ["an old man with a big nose, laughing", ""],
+    ["a young woman with freckles and red lips, smiling", "makeup"],
+    ["a bald man with a thick beard, angry", ""],
+    ["a surprised child with wide eyes", ""],
+    ["an elderly woman with wrinkles, sad", ""],
+]
+CSS = "#preview img {object-fit: contain} .weights-line {font-size: 0.85em; opacity: 0.8}"
+LAUNCH_OPTIONS = {"theme": gr.themes.Soft(), "css": CSS}
+
+
+class Handlers:
+    """The event handlers of one app; each finds the visitor's session by its hash."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    def pick_seed(self, seed: float, randomize: bool) -> int:
+        return random.randrange(2**31) if randomize else int(seed)
+
+    def generate(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
+                 lr_scale, *weights):
+        """Optimize a head for the prompt, streaming previews, losses and status."""
+        yield from self._optimize(request, False, prompt, negative, seed, steps, views, clip,
+                                  lr_scale, weights)
+
+    def continue_editing(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
+                         lr_scale, *weights):
+        """Optimize from the head on show toward a new prompt, staying close to it."""
+        yield from self._optimize(request, True, prompt, negative, seed, steps, views, clip,
+                                  lr_scale, weights)
+
+    def _optimize(self, request, editing, prompt, negative, seed, steps, views, clip, lr_scale,
+                  weights):
+        names = [control.name for control in WEIGHT_CONTROLS]
+        try:
+            worker = self.studio.start_run(
+                request.session_hash, prompt, clip=clip, editing=editing,
+                weights=dict(zip(names, weights, strict=True)),
+                learning_rate_scale=lr_scale, negative=(negative or "").strip() or None,
+                steps=int(steps), views=int(views), seed=int(seed),
+            )
+        except (ValueError, CLIPWeightsUnavailable) as error:
+            raise gr.Error(str(error), duration=None, print_exception=False) from None
+        session = self.studio.session(request.session_hash)
+        description = worker.run.guide.description
+        viewer_due = 0.0
+        try:
+            for update in worker.updates(UPDATE_SECONDS):
+                if update.error is not None:
+                    raise gr.Error(f"The run failed: {update.error}", print_exception=False)
+                if update.done:
+                    break
+                viewer = gr.skip()
+                if update.head is not None and time.monotonic() >= viewer_due:
+                    viewer = str(session.viewer_glb(update.head))
+                    viewer_due = time.monotonic() + VIEWER_SECONDS
+                image = gr.skip() if update.preview is None else contact_sheet(update.preview)
+                yield (image, loss_figure(update.history), _status(status_line(update),
+                       description, update.step, update.steps),
+                       weights_line(worker, update), viewer, *[gr.skip()] * 4)
+            result = worker.finish(session.new_folder("run"))
+        finally:
+            worker.stop()  # the page went away or the run ended: never leave it running
+        session.adopt(result.head)
+        downloads = downloads_from(result.files)
+        stopped = " (stopped)" if worker.run.stopped else ""
+        done = (f"Done{stopped}: {result.steps_run} steps, best CLIP score "
+                f"{result.clip_score:.1f} at step {result.best_step}.")
+        yield (preview_image(self.studio.model, result.head), loss_figure(result.history),
+               _status(done, description, result.steps_run, result.config.steps),
+               gr.skip(), str(downloads.glb), str(downloads.glb), str(downloads.obj_zip),
+               str(downloads.ply), str(downloads.params))
+
+    def stop(self, request: gr.Request) -> str:
+        """End this visitor's run within one step; the best head so far is kept."""
+        stopped = self.studio.session(request.session_hash).stop()
+        return "Stopping after this step…" if stopped else "Nothing is running."
+
+    def random_head(self, request: gr.Request, seed: float):
+        """A plausible random head: needs no CLIP."""
+        session = self.studio.session(request.session_hash)
+        session.adopt(self.studio.model.sample(torch.Generator().manual_seed(int(seed))))
+        return preview_image(self.studio.model, session.head), _status(
+            f"Random head, seed {int(seed)}. Edit it below or continue optimizing it.", "", 0, 0)
+
+    def edit_values(self, request: gr.Request) -> list[float]:
+        """The edit sliders set to the head on show."""
+        session = self.studio.session(request.session_hash)
+        return edit_values(self.studio.model, session.base)
+
+    def edit(self, request: gr.Request, *values):
+        """Re-render the head with the edit sliders applied (no CLIP)."""
+        session = self.studio.session(request.session_hash)
+        return session.edit({c.label: v for c, v in zip(EDIT_CONTROLS, values, strict=True)})
+
+    def export(self, request: gr.Request):
+        """Every download of the head on show, and the 3D viewer."""
+        downloads = self.studio.session(request.session_hash).export()
+        return (str(downloads.glb), str(downloads.glb), str(downloads.obj_zip),
+                str(downloads.ply), str(downloads.params))
+
+    def weight_setter(self, name: str):
+        def set_weight(request: gr.Request, value: float) -> None:
+            self.studio.session(request.session_hash).set_weight(name, value)
+
+        return set_weight
+
+    def set_learning_rate(self, request: gr.Request, scale: float) -> None:
+        self.studio.session(request.session_hash).set_learning_rate_scale(scale)
+
+    def end_session(self, request: gr.Request) -> None:
+        self.studio.end_session(request.session_hash)
+
+
+def _status(text: str, guide: str, step: int, steps: int) -> str:
+    """The status line: a progress bar while running, the text, and the guide in use."""
+    bar = f'<progress value="{step}" max="{steps}"></progress> ' if steps else ""
+    guide_html = f"<br><small>guide: {html.escape(guide)}</small>" if guide else ""
+    return f'<div id="status-text">{bar}{html.escape(text)}{guide_html}</div>'
+
+
+def build_app(studio: Studio | None = None) -> gr.Blocks:
+    """The Blocks app with its queue configured; `studio` defaults to a new one."""
+    studio = studio or Studio()
+    handlers = Handlers(studio)
+    choices = clip_choices()
+    with gr.Blocks(title="Text2Head Studio", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# Text2Head Studio\nType a prompt and watch a textured, animatable 3D head "
+                    "take shape; retune it live, edit it with sliders, download it.")
+        gr.Markdown(f"CLIP guide: **{html.escape(clip_label(choices[0]))}**", elem_id="clip-label")
+        with gr.Row():
+            with gr.Column(scale=2):
+                prompt = gr.Textbox(label="Prompt", elem_id="prompt",
+                                    placeholder="an old man with a big nose, laughing")
+                negative = gr.Textbox(label="Negative prompt (optional)", elem_id="negative")
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                with gr.Row():
+                    continue_button = gr.Button("Continue optimizing this head",
+                                                elem_id="continue")
+                    random_button = gr.Button("Random head (no CLIP)", elem_id="random")
+                with gr.Row():
+                    seed = gr.Number(0, label="Seed", precision=0, elem_id="seed")
+                    randomize = gr.Checkbox(False, label="Randomize seed")
+                with gr.Row():
+                    steps = gr.Slider(5, 300, 60, step=1, label="Steps")
+                    views = gr.Slider(1, 6, 2, step=1, label="Views per step")
+                clip = gr.Dropdown(choices, value=choices[0], label="CLIP model",
+                                   visible=len(choices) > 1)
+                with gr.Accordion("Loss weights & regularizers (apply live)", open=False):
+                    weights = [gr.Slider(0, c.maximum, c.default, step=c.maximum / 500,
+                                         label=c.label, elem_id=f"weight-{c.name}")
+                               for c in WEIGHT_CONTROLS]
+                    lr_scale = gr.Slider(0.1, 3.0, 1.0, step=0.05, label="Learning rate ×",
+                                         elem_id="learning-rate")
+                gr.Examples(EXAMPLES, [prompt, negative], cache_examples=False)
+            with gr.Column(scale=3):
+                status = gr.HTML(_status("Ready.", "", 0, 0), elem_id="status")
+                weights_info = gr.Markdown("", elem_classes="weights-line", elem_id="weights-line")
+                preview = gr.Image(label="Preview", type="pil", format="png", interactive=False,
+                                   elem_id="preview")
+                with gr.Tab("3D"):
+                    viewer = gr.Model3D(label="3D head", clear_color=(0.95, 0.95, 0.95, 1.0),
+                                        height=380, elem_id="viewer")
+                with gr.Tab("Losses"):
+                    plot = gr.Plot(label="Loss terms", elem_id="losses")
+                with gr.Row():
+                    files = [gr.DownloadButton(label, size="sm", elem_id=f"download-{key}")
+                             for key, label in (("glb", "GLB (animatable)"),
+                                                ("obj", "OBJ+MTL+PNG (zip)"), ("ply", "PLY"),
+                                                ("params", "params.json"))]
+                with gr.Accordion("Edit the result (no CLIP)", open=True):
+                    edits = _edit_sliders(studio)
+
+        # Public endpoints first: a later private event with the same function would take
+        # the bare name ("export") and push the public one to "export_1".
+        gr.on([slider.release for slider in edits], handlers.edit, edits, preview,
+              api_name="edit", show_progress="hidden").success(
+            handlers.export, None, [viewer, *files], api_name="export")
+        run_inputs = [prompt, negative, seed, steps, views, clip, lr_scale, *weights]
+        run_outputs = [preview, plot, status, weights_info, viewer, *files]
+        for button, handler, name in ((generate, handlers.generate, "generate"),
+                                      (continue_button, handlers.continue_editing, "continue")):
+            button.click(handlers.pick_seed, [seed, randomize], seed, queue=False,
+                         api_visibility="private").then(
+                handler, run_inputs, run_outputs, api_name=name, concurrency_limit=MAX_RUNS,
+                concurrency_id="optimize", show_progress="hidden",
+            ).success(handlers.edit_values, None, edits, api_visibility="private")
+        stop.click(handlers.stop, None, status, queue=False, api_name="stop")
+        random_button.click(handlers.pick_seed, [seed, randomize], seed, queue=False,
+                            api_visibility="private").then(
+            handlers.random_head, seed, [preview, status], api_name="random_head",
+        ).success(handlers.edit_values, None, edits, api_visibility="private").success(
+            handlers.export, None, [viewer, *files], api_visibility="private")
+        for control, slider in zip(WEIGHT_CONTROLS, weights, strict=True):
+            slider.change(handlers.weight_setter(control.name), slider, None, queue=False,
+                          api_name=f"set_{control.name}")
+        lr_scale.change(handlers.set_learning_rate, lr_scale, None, queue=False,
+                        api_name="set_learning_rate")
+        demo.unload(handlers.end_session)
+    return demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
+
+
+def _edit_sliders(studio: Studio) -> list[gr.Slider]:
+    """The edit sliders, one tab per section, returned in EDIT_CONTROLS order."""
+    sliders = {}
+    values = dict(zip(EDIT_CONTROLS, edit_values(studio.model, studio.model.neutral()),
+                      strict=True))
+    for section in dict.fromkeys(control.section for control in EDIT_CONTROLS):
+        with gr.Tab(section):
+            for control in EDIT_CONTROLS:
+                if control.section == section:
+                    low, high = control.bounds(studio.model)
+                    sliders[control] = gr.Slider(low, high, values[control],
+                                                 step=(high - low) / 200, label=control.label)
+    return [sliders[control] for control in EDIT_CONTROLS]
+
+
+def main() -> None:
+    studio = Studio()
+    studio.preload(clip_choices()[0])
+    try:
+        build_app(studio).launch(**LAUNCH_OPTIONS)
+    finally:
+        studio.close()
+
+
+if __name__ == "__main__":
+    main()
