@@ -64,9 +64,8 @@ def _barycentric_gradients(corners: Tensor) -> tuple[Tensor, Tensor]:
     origin = corners[..., 0, :]
     edge1 = corners[..., 1, :] - origin
     edge2 = corners[..., 2, :] - origin
-    area = edge1[..., 0] * edge2[..., 1] - edge1[..., 1] * edge2[..., 0]
     gradients = torch.stack([edge2[..., 1], -edge2[..., 0], -edge1[..., 1], edge1[..., 0]], -1)
-    return origin, gradients / area[..., None]
+    return origin, gradients / signed_areas(corners)[..., None]
 
 
 def _barycentrics_12(gradients: Sequence[Tensor], dx: Tensor, dy: Tensor) -> tuple[Tensor, Tensor]:
@@ -107,13 +106,23 @@ def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
     pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
     face = triangle_id.reshape(-1)[pixels]
     view, x, y = pixel_centres(pixels, height, width, screen.dtype)
-    corner_ids = faces[face]
-    screen_bary = screen_barycentrics(screen[view[:, None], corner_ids], x, y)
+    corner_ids = view[:, None] * clip.shape[1] + faces[face]  # rows of (B * V)-long tables
+    screen_bary = screen_barycentrics(gather_rows(screen.reshape(-1, 2), corner_ids), x, y)
     # Screen-space barycentrics interpolate 1/w linearly; dividing by w makes them perspective
     # correct.
-    weighted = screen_bary / w[view[:, None], corner_ids]
+    weighted = screen_bary / gather_rows(w.reshape(-1), corner_ids)
     barycentrics = weighted / weighted.sum(-1, keepdim=True)
     return Fragments(triangle_id, depth, pixels, view, face, barycentrics, screen, front_facing)
+
+
+def gather_rows(table: Tensor, index: Tensor) -> Tensor:
+    """`table[index]` for an index of any shape, through index_select.
+
+    On CPU the backward of advanced indexing accumulates with atomic adds in an order that
+    changes from run to run; index_select's backward does not, so a seed gives the same
+    gradients every time.
+    """
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
 
 
 def pixel_centres(pixels: Tensor, height: int, width: int,

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import normalize
 
-from .rasterize import Fragments
+from .rasterize import Fragments, gather_rows
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Lights:
 
 def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
     """Area-weighted unit vertex normals (B, V, 3) of vertices (B, V, 3)."""
-    corners = vertices[:, faces]  # (B, F, 3, 3)
+    corners = vertices.index_select(1, faces.reshape(-1)).view(len(vertices), -1, 3, 3)
     face_normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0],
                                       corners[:, :, 2] - corners[:, :, 0])
     summed = torch.zeros_like(vertices)
@@ -83,8 +83,9 @@ def batch_rows(view: Tensor, batch_size: int) -> Tensor:
 
 def interpolate(values: Tensor, fragments: Fragments, faces: Tensor) -> Tensor:
     """Per-vertex attributes (1 or B, V, C) at the covered pixels (N, C)."""
-    rows = batch_rows(fragments.view, len(values))
-    corner_values = values[rows[:, None], faces[fragments.face]]  # (N, 3, C)
+    n_values, n_vertices, channels = values.shape
+    rows = batch_rows(fragments.view, n_values)[:, None] * n_vertices + faces[fragments.face]
+    corner_values = gather_rows(values.reshape(-1, channels), rows)  # (N, 3, C)
     return (fragments.barycentrics[..., None] * corner_values).sum(1)
 
 
@@ -94,7 +95,7 @@ def interpolate_corners(corner_values: Tensor, fragments: Fragments) -> Tensor:
     Corner values keep UV islands apart: a pixel only ever mixes its own face's corners, so no
     interpolation runs across a seam.
     """
-    return (fragments.barycentrics[..., None] * corner_values[fragments.face]).sum(1)
+    return (fragments.barycentrics[..., None] * gather_rows(corner_values, fragments.face)).sum(1)
 
 
 def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
@@ -104,18 +105,18 @@ def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
     edge texels; colour bleeding at UV-island borders is prevented by padding the texture around
     its islands, which is the texture author's job.
     """
-    _, _, height, width = texture.shape
+    _, channels, height, width = texture.shape
     x = uv[:, 0] * width - 0.5
     y = (1 - uv[:, 1]) * height - 0.5
     x0, y0 = x.detach().floor(), y.detach().floor()
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     xs = [x0.long().clamp(0, width - 1), (x0.long() + 1).clamp(0, width - 1)]
     ys = [y0.long().clamp(0, height - 1), (y0.long() + 1).clamp(0, height - 1)]
-    texels = texture.flatten(2)
-    rows = batch_rows(view, len(texture))
+    texels = texture.permute(0, 2, 3, 1).reshape(-1, channels)
+    base = batch_rows(view, len(texture)) * (height * width)
 
     def texel(ix: Tensor, iy: Tensor) -> Tensor:
-        return texels[rows, :, iy * width + ix]
+        return gather_rows(texels, base + iy * width + ix)
 
     top = texel(xs[0], ys[0]) * (1 - fx) + texel(xs[1], ys[0]) * fx
     bottom = texel(xs[0], ys[1]) * (1 - fx) + texel(xs[1], ys[1]) * fx
@@ -131,12 +132,12 @@ def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: T
     """
     light = batch_rows(view, len(lights))
     to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world
-    to_light = to_light[view]  # (N, L, 3)
-    intensity = lights.intensities[light][..., None]  # (N, L, 1)
-    to_eye = normalize(eye[view] - position, dim=-1)
+    to_light = gather_rows(to_light, view)  # (N, L, 3)
+    intensity = gather_rows(lights.intensities, light)[..., None]  # (N, L, 1)
+    to_eye = normalize(gather_rows(eye, view) - position, dim=-1)
     lambert = (to_light @ normal[..., None]).clamp(min=0)  # (N, L, 1)
     halfway = normalize(to_light + to_eye[:, None], dim=-1)
     highlight = (halfway @ normal[..., None]).clamp(min=0) ** lights.shininess
-    diffuse = lights.ambient[light][:, None] + (intensity * lambert).sum(1)
-    specular = lights.specular[light][:, None] * (intensity * highlight).sum(1)
+    diffuse = gather_rows(lights.ambient, light)[:, None] + (intensity * lambert).sum(1)
+    specular = gather_rows(lights.specular, light)[:, None] * (intensity * highlight).sum(1)
     return albedo * diffuse + specular

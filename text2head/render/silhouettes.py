@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from .rasterize import Fragments, pixel_centres, screen_barycentrics
+from .rasterize import Fragments, gather_rows, pixel_centres, screen_barycentrics
 
 # Most contours are found within a few triangles; a walk that needs more gives up (no blend).
 _MAX_WALK_STEPS = 32
@@ -52,13 +52,15 @@ def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Ten
     triangle, edge = _silhouette_crossings(fragments, faces, neighbors, segments)
     keep = _across_edge(fragments, faces, segments, triangle, edge)
     segments, triangle, edge = segments.select(keep), triangle[keep], edge[keep]
-    corners = fragments.screen[segments.view[:, None], faces[triangle]]
+    n_vertices = fragments.screen.shape[1]
+    corner_ids = segments.view[:, None] * n_vertices + faces[triangle]
+    corners = gather_rows(fragments.screen.reshape(-1, 2), corner_ids)
     near, far = segments.barycentrics(corners)
     near, far = near.gather(1, edge[:, None])[:, 0], far.gather(1, edge[:, None])[:, 0]
     t = (near / (near - far)).clamp(0, 1)
 
     occluder, other = segments.occluder, segments.other
-    difference = image[other] - image[occluder]
+    difference = gather_rows(image, other) - gather_rows(image, occluder)
     image = image.index_add(0, occluder, difference * (0.5 - t).clamp(min=0)[:, None])
     return image.index_add(0, other, -difference * (t - 0.5).clamp(min=0)[:, None])
 
@@ -158,9 +160,10 @@ def _straddling_pairs(fragments: Fragments, neighbors: Tensor) -> tuple[Tensor, 
     first_id, second_id = flat_ids[first], flat_ids[second]
     view = first // ids[0].numel()
     front = fragments.front_facing
+    first_face, second_face = first_id.clamp(min=0), second_id.clamp(min=0)
     smooth = ((first_id >= 0) & (second_id >= 0)
-              & (neighbors[first_id.clamp(min=0)] == second_id[:, None]).any(1)
-              & (front[view, first_id] == front[view, second_id]))
+              & (neighbors[first_face] == second_id[:, None]).any(1)
+              & (front[view, first_face] == front[view, second_face]))
     first, second = first[~smooth], second[~smooth]
     depth = fragments.depth.reshape(-1)
     first_nearer = depth[first] <= depth[second]
