@@ -4,7 +4,9 @@ Times forward and forward+backward of `text2head.render.render` for 1 and 4 view
 the built-in head (textured, random lights, vertices and texture requiring grad, as in an
 optimisation step), and in the same run the open_clip ViT-B-32 image encoder forward+backward for
 the same batch (random weights cost the same as real ones; weights frozen, gradient to the
-pixels, as in guidance). Usage: python bench/render.py [--device cpu|cuda] [--repeats N]
+pixels, as in guidance). Times are the best of N repeats.
+
+Usage: python bench/render.py [--device cpu|cuda] [--repeats N]
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from collections.abc import Callable
 
@@ -26,8 +27,9 @@ SIZE = 224
 TARGET_RATIO = 0.15  # render / CLIP, 4 views, 2 CPU cores
 
 
-def _median_ms(step: Callable[[], None], device: torch.device, repeats: int) -> float:
-    """Median wall time of `step` after two warm-up calls."""
+def _best_ms(step: Callable[[], None], device: torch.device, repeats: int) -> float:
+    """Best wall time of `step` after two warm-up calls: on a shared machine the minimum is the
+    estimate least disturbed by other processes."""
     times = []
     for index in range(repeats + 2):
         if device.type == "cuda":
@@ -38,7 +40,7 @@ def _median_ms(step: Callable[[], None], device: torch.device, repeats: int) -> 
             torch.cuda.synchronize()
         if index >= 2:
             times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return min(times)
 
 
 def main() -> None:
@@ -81,11 +83,11 @@ def main() -> None:
             images = torch.rand(n_views, 3, SIZE, SIZE, device=device, requires_grad=True)
             clip(images).sum().backward()
 
-        figures[f"render_fwd_ms_{n_views}"] = _median_ms(lambda: forward(False), device,
+        figures[f"render_fwd_ms_{n_views}"] = _best_ms(lambda: forward(False), device,
                                                          args.repeats)
-        figures[f"render_fwd_bwd_ms_{n_views}"] = _median_ms(lambda: forward(True), device,
+        figures[f"render_fwd_bwd_ms_{n_views}"] = _best_ms(lambda: forward(True), device,
                                                              args.repeats)
-        figures[f"clip_fwd_bwd_ms_{n_views}"] = _median_ms(clip_step, device, args.repeats)
+        figures[f"clip_fwd_bwd_ms_{n_views}"] = _best_ms(clip_step, device, args.repeats)
         figures[f"ratio_{n_views}"] = (figures[f"render_fwd_bwd_ms_{n_views}"]
                                        / figures[f"clip_fwd_bwd_ms_{n_views}"])
     figures["target_ratio_4"] = TARGET_RATIO
