@@ -98,7 +98,8 @@ class Handlers:
                        weights_line(worker, update), viewer, *[gr.skip()] * 4)
             result = worker.finish(session.new_folder("run"))
         finally:
-            worker.stop()  # the page went away or the run ended: never leave it running
+            if not worker.done:  # the page went away mid-run: never leave it running
+                worker.stop()
         session.adopt(result.head)
         downloads = downloads_from(result.files)
         stopped = " (stopped)" if worker.run.stopped else ""
@@ -251,7 +252,8 @@ def _edit_sliders(studio: Studio) -> list[gr.Slider]:
                 if control.section == section:
                     low, high = control.bounds(studio.model)
                     sliders[control] = gr.Slider(low, high, values[control],
-                                                 step=(high - low) / 200, label=control.label)
+                                                 step=control.step(studio.model),
+                                                 label=control.label)
     return [sliders[control] for control in EDIT_CONTROLS]
 
 

@@ -99,6 +99,11 @@ class EditControl:
         spec = model.specs[self.group].params[model.specs[self.group].index(self.names[0])]
         return spec.low, spec.high
 
+    def step(self, model: HeadModel) -> float:
+        """The slider resolution: a change smaller than half of it is not an edit."""
+        low, high = self.bounds(model)
+        return (high - low) / 200
+
     def read(self, model: HeadModel, head: HeadParams) -> float:
         """The mean of the driven parameters of the first head."""
         values = getattr(head, self.group)[0]
@@ -163,14 +168,15 @@ def edit_values(model: HeadModel, head: HeadParams) -> list[float]:
 
 
 def apply_edits(model: HeadModel, base: HeadParams, values: Mapping[str, float]) -> HeadParams:
-    """`base` with each control (by label) moved to its new value; controls whose value equals
-    the base's are left alone, so asymmetries of the base survive untouched sliders."""
+    """`base` with each control (by label) moved to its new value; controls within half a
+    slider step of the base's value are left alone, so that untouched sliders (whose shown
+    values are rounded) keep the base exactly, asymmetries included."""
     groups = {name: value.detach().clone() for name, value in base.groups()}
     for control in EDIT_CONTROLS:
         if control.label not in values:
             continue
         shift = float(values[control.label]) - control.read(model, base)
-        if abs(shift) < 1e-6:
+        if abs(shift) < control.step(model) / 2:
             continue
         spec = model.specs[control.group]
         for name in control.names:

@@ -1,0 +1,96 @@
+"""Start the studio app for tests: in-process on a free loopback port (closed afterwards), or as
+`python app.py` in a subprocess, exactly as a person or a Space starts it."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from text2head.studio import WEIGHT_CONTROLS, Studio
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = "random:tiny"
+STARTUP_SECONDS = 180  # imports and the first page on a busy 2-core machine
+
+
+def load_app():
+    """The `app` module from the repository root (not an installed package)."""
+    spec = importlib.util.spec_from_file_location("text2head_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(root: Path) -> Iterator[tuple[str, Studio]]:
+    """(url, studio) of the app with the random tiny CLIP, its sessions under `root`."""
+    app = load_app()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEXT2HEAD_CLIP", CLIP)
+        patch.delenv("TEXT2HEAD_CLIP_CHOICES", raising=False)
+        studio = Studio(root=root, device="cpu")
+        demo = app.build_app(studio)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1",
+                            server_port=free_port(), quiet=True, **app.LAUNCH_OPTIONS)
+    try:
+        yield url, studio
+    finally:
+        demo.close()
+        studio.close()
+
+
+@contextlib.contextmanager
+def app_process(env: dict[str, str]) -> Iterator[str]:
+    """URL of `python app.py` started with `env` added; stopped with Ctrl-C afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_up(url, process)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{process.stdout.read()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        time.sleep(0.5)
+    pytest.fail(f"app.py did not answer at {url} within {STARTUP_SECONDS} s")
+
+
+def generate_args(prompt: str, *, steps: int, seed: int = 0, clip: str = CLIP,
+                  negative: str = "", views: int = 1, **weights: float) -> list:
+    """Positional inputs of the /generate endpoint, default weights unless given."""
+    values = [weights.get(c.name, c.default) for c in WEIGHT_CONTROLS]
+    return [prompt, negative, seed, steps, views, clip, 1.0, *values]
