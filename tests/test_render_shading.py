@@ -75,5 +75,10 @@ def test_bad_inputs_are_named() -> None:
         render(vertices.expand(3, 4, 3), faces, cameras)
     with pytest.raises(ValueError, match="together"):
         render(vertices, faces, cameras, texture=torch.rand(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="corner_uvs"):
+        render(vertices, faces, cameras, texture=torch.rand(1, 3, 4, 4),
+               corner_uvs=torch.rand(len(faces), 2))
+    with pytest.raises(ValueError, match="lights"):
+        render(vertices, faces, cameras, lights=Lights.default(3))
     with pytest.raises(ValueError, match="background"):
         render(vertices, faces, cameras, background=torch.rand(2, 3, 5, 5), resolution=8)

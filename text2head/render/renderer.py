@@ -36,9 +36,11 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
     Albedo is the texture (1 or B, 3, Ht, Wt) looked up at corner_uvs (F, 3, 2), times the
-    vertex colours (1 or B, V, 3) when given. `background` is a grey level, an RGB colour (3,) or
-    (B, 3), or images (1 or B, 3, H, W). `neighbors` (from `face_neighbors(faces)`) may be passed
-    to skip recomputing the mesh topology on every call.
+    vertex colours (1 or B, V, 3) when both are given; either alone is the albedo, and plain grey
+    without both. Lights (1 or B sets) default to `Lights.default()`. `background` is a grey
+    level, an RGB colour (3,) or (B, 3), or images (1 or B, 3, H, W). `antialiased` blends
+    silhouette pixels, which is what gives contour vertices their gradients. `neighbors` (from
+    `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every call.
     """
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     faces = faces.long()
@@ -47,9 +49,13 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
                          f"{tuple(vertices.shape)}")
     if (texture is None) != (corner_uvs is None):
         raise ValueError("texture and corner_uvs must be given together")
+    if corner_uvs is not None and corner_uvs.shape != (len(faces), 3, 2):
+        raise ValueError(f"corner_uvs must be ({len(faces)}, 3, 2), got {tuple(corner_uvs.shape)}")
     cameras = cameras.to(vertices.device, vertices.dtype)
     lights = (lights or Lights.default()).to(vertices.device, vertices.dtype)
     n_views = len(cameras)
+    if len(lights) not in (1, n_views):
+        raise ValueError(f"lights must hold 1 or {n_views} sets, got {len(lights)}")
 
     fragments = rasterize(cameras.to_clip(vertices, width / height), faces, height, width,
                           cull_backfaces)
