@@ -183,11 +183,11 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                     seed = gr.Number(0, label="Seed", precision=0, elem_id="seed")
                     randomize = gr.Checkbox(False, label="Randomize seed")
                 with gr.Row():
-                    steps = gr.Slider(5, 300, 60, step=1, label="Steps")
+                    steps = gr.Slider(5, 300, 60, step=1, label="Steps", elem_id="steps")
                     views = gr.Slider(1, 6, 2, step=1, label="Views per step")
                 clip = gr.Dropdown(choices, value=choices[0], label="CLIP model",
                                    visible=len(choices) > 1)
-                with gr.Accordion("Loss weights & regularizers (apply live)", open=False):
+                with gr.Accordion("Loss weights & regularizers (apply live)", open=True):
                     weights = [gr.Slider(0, c.maximum, c.default, step=c.maximum / 500,
                                          label=c.label, elem_id=f"weight-{c.name}")
                                for c in WEIGHT_CONTROLS]
@@ -214,24 +214,26 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
 
         # Public endpoints first: a later private event with the same function would take
         # the bare name ("export") and push the public one to "export_1".
+        quiet = {"show_progress": "hidden"}
+        private = {"api_visibility": "private", **quiet}
+        sync_edits = {"fn": handlers.edit_values, "inputs": None, "outputs": edits, **private}
+        pick_seed = {"fn": handlers.pick_seed, "inputs": [seed, randomize], "outputs": seed,
+                     "queue": False, **private}
         gr.on([slider.release for slider in edits], handlers.edit, edits, preview,
-              api_name="edit", show_progress="hidden").success(
-            handlers.export, None, [viewer, *files], api_name="export")
+              api_name="edit", **quiet).success(
+            handlers.export, None, [viewer, *files], api_name="export", **quiet)
         run_inputs = [prompt, negative, seed, steps, views, clip, lr_scale, *weights]
         run_outputs = [preview, plot, status, weights_info, viewer, *files]
         for button, handler, name in ((generate, handlers.generate, "generate"),
                                       (continue_button, handlers.continue_editing, "continue")):
-            button.click(handlers.pick_seed, [seed, randomize], seed, queue=False,
-                         api_visibility="private").then(
+            button.click(**pick_seed).then(
                 handler, run_inputs, run_outputs, api_name=name, concurrency_limit=MAX_RUNS,
-                concurrency_id="optimize", show_progress="hidden",
-            ).success(handlers.edit_values, None, edits, api_visibility="private")
+                concurrency_id="optimize", **quiet,
+            ).success(**sync_edits)
         stop.click(handlers.stop, None, status, queue=False, api_name="stop")
-        random_button.click(handlers.pick_seed, [seed, randomize], seed, queue=False,
-                            api_visibility="private").then(
+        random_button.click(**pick_seed).then(
             handlers.random_head, seed, [preview, status], api_name="random_head",
-        ).success(handlers.edit_values, None, edits, api_visibility="private").success(
-            handlers.export, None, [viewer, *files], api_visibility="private")
+        ).success(**sync_edits).success(handlers.export, None, [viewer, *files], **private)
         for control, slider in zip(WEIGHT_CONTROLS, weights, strict=True):
             slider.change(handlers.weight_setter(control.name), slider, None, queue=False,
                           api_name=f"set_{control.name}")

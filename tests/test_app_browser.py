@@ -1,0 +1,107 @@
+"""The studio in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright), used
+as a person would: type a prompt, Generate, watch the preview change, move a weight slider
+mid-run and see the engine use it, Stop, see the 3D viewer load the result, download it.
+
+Screenshots go to $TEXT2HEAD_TEST_ARTIFACTS (default: the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+from app_server import running_app
+from gltf_validator import assert_valid_glb
+from PIL import Image, ImageStat
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 300_000  # generous: the two cores are shared with other test runs
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    folder = Path(os.environ.get("TEXT2HEAD_TEST_ARTIFACTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    with running_app(tmp_path / "studio") as (url, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def set_number(page, elem_id: str, value: float) -> None:
+    """Type a value into a slider's number box, as a person would."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def wait_for_text(page, selector: str, text: str) -> None:
+    page.locator(selector).filter(has_text=text).wait_for()
+
+
+def wait_for_model(page) -> None:
+    """Until the 3D viewer's canvas draws something besides its plain background."""
+    canvas = page.locator("#viewer canvas")
+    canvas.wait_for()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        pixels = Image.open(io.BytesIO(canvas.screenshot())).convert("L")
+        if ImageStat.Stat(pixels).stddev[0] > 5:
+            return
+        time.sleep(0.5)
+    pytest.fail("the 3D viewer never showed a model")
+
+
+def test_generate_live_weight_stop_and_viewer_in_a_real_browser(page, artifacts):
+    assert "RANDOM WEIGHTS" in page.locator("#clip-label").inner_text()
+    page.locator("#prompt textarea").fill("an old man with a big nose, laughing")
+    set_number(page, "steps", 300)
+    page.locator("#generate").click()
+
+    sources: list[str] = []  # the preview image changes as the run goes on
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while len(sources) < 3 and time.monotonic() < deadline:
+        image = page.locator("#preview img")
+        source = image.first.get_attribute("src") if image.count() else None
+        if source and source not in sources:
+            sources.append(source)
+        time.sleep(0.1)
+    assert len(sources) >= 3, f"the preview changed {len(sources) - 1} times, expected >= 2"
+
+    set_number(page, "weight-clip", 0.3)  # mid-run: the engine must use it from a later step
+    wait_for_text(page, "#weights-line", "clip 1 → 0.3")
+    assert "step" in page.locator("#status-text").inner_text()
+    page.screenshot(path=artifacts / "studio-mid-run.png")
+
+    page.locator("#stop").click()
+    wait_for_text(page, "#status-text", "Done (stopped)")
+    steps_run = int(page.locator("#status-text").inner_text().split(":")[1].split()[0])
+    assert steps_run < 300
+    wait_for_model(page)  # the 3D viewer shows the final GLB
+    page.screenshot(path=artifacts / "studio-done.png", full_page=True)
+    with page.expect_download() as download:
+        page.locator("#download-glb").click()
+    assert download.value.suggested_filename == "head.glb"
+    download.value.save_as(artifacts / "head.glb")
+    assert_valid_glb(artifacts / "head.glb")
