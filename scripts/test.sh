@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages, the Khronos glTF validator) and run them.
+# Install everything the tests need (Python packages, the Khronos glTF validator, Debian's
+# Chromium for the browser test) and run them.
 # Usage: bash scripts/test.sh [extra pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,11 @@ if ! command -v npm >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
 npm ci --silent --no-audit --no-fund --prefix tests/js
+# The app's browser test drives Debian's Chromium through playwright (never playwright's own
+# browser download).
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq && apt-get install -y -qq chromium
+fi
 
 ruff check .
 python -m pytest -q "$@"
