@@ -171,7 +171,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
             with gr.Column(scale=2):
                 prompt = gr.Textbox(label="Prompt", elem_id="prompt",
                                     placeholder="an old man with a big nose, laughing")
-                negative = gr.Textbox(label="Negative prompt (optional)", elem_id="negative")
+                negative = gr.Textbox("", label="Negative prompt (optional)", elem_id="negative")
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -195,8 +195,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                                          elem_id="learning-rate")
                 gr.Examples(EXAMPLES, [prompt, negative], cache_examples=False)
             with gr.Column(scale=3):
-                status = gr.HTML(_status("Ready.", "", 0, 0), elem_id="status")
-                weights_info = gr.Markdown("", elem_classes="weights-line", elem_id="weights-line")
+                status = gr.HTML(_status("Ready.", "", 0, 0), label="Status", elem_id="status")
+                weights_info = gr.Markdown("", label="Weights in force",
+                                           elem_classes="weights-line", elem_id="weights-line")
                 preview = gr.Image(label="Preview", type="pil", format="png", interactive=False,
                                    elem_id="preview")
                 with gr.Tab("3D"):

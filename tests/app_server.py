@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from text2head.studio import WEIGHT_CONTROLS, Studio
+from text2head.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = "random:tiny"
@@ -87,10 +87,3 @@ def _wait_until_up(url: str, process: subprocess.Popen) -> None:
                 return
         time.sleep(0.5)
     pytest.fail(f"app.py did not answer at {url} within {STARTUP_SECONDS} s")
-
-
-def generate_args(prompt: str, *, steps: int, seed: int = 0, clip: str = CLIP,
-                  negative: str = "", views: int = 1, **weights: float) -> list:
-    """Positional inputs of the /generate endpoint, default weights unless given."""
-    values = [weights.get(c.name, c.default) for c in WEIGHT_CONTROLS]
-    return [prompt, negative, seed, steps, views, clip, 1.0, *values]

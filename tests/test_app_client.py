@@ -12,11 +12,10 @@ from pathlib import Path
 import pygltflib
 import pytest
 import torch
-from app_server import app_process, generate_args, running_app
+from app_server import app_process, running_app
 from gltf_validator import assert_valid_glb
 from gradio_client import Client
 
-from text2head.guidance import DEFAULT_CLIP_SPEC
 from text2head.studio import EDIT_CONTROLS, edit_values
 
 pytestmark = pytest.mark.slow
@@ -50,7 +49,7 @@ def wait_for_output(job, predicate, timeout: float = RESULT_SECONDS):
 
 
 def test_generate_streams_updates_and_ends_with_valid_downloads(client):
-    job = client.submit(*generate_args("an old man with a big nose, laughing", steps=12),
+    job = client.submit(prompt="an old man with a big nose, laughing", steps=12, views=1,
                         api_name="/generate")
     final = job.result(timeout=RESULT_SECONDS)
     outputs = job.outputs()
@@ -71,9 +70,9 @@ def test_two_sessions_live_weights_stop_and_isolation(app):
     url, studio = app
     first, second = Client(url, verbose=False), Client(url, verbose=False)
     try:
-        job_a = first.submit(*generate_args("a bald man", steps=300, seed=1),
+        job_a = first.submit(prompt="a bald man", steps=300, views=1, seed=1,
                              api_name="/generate")
-        job_b = second.submit(*generate_args("a smiling woman", steps=300, seed=2),
+        job_b = second.submit(prompt="a smiling woman", steps=300, views=1, seed=2,
                               api_name="/generate")
         wait_for_output(job_a, lambda output: output[3])  # running: a weights line is shown
         wait_for_output(job_b, lambda output: output[3])
@@ -109,8 +108,7 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
         client = Client(url, verbose=False)
         try:
             with pytest.raises(Exception, match="TEXT2HEAD_CLIP=ViT-B-32:/path/to/"):
-                client.predict(*generate_args("a face", steps=5, clip=DEFAULT_CLIP_SPEC),
-                               api_name="/generate")
+                client.predict(prompt="a face", steps=5, api_name="/generate")
             random_preview, status = client.predict(3, api_name="/random_head")
             assert "seed 3" in status
             values = edit_values(head_model, head_model.sample(torch.Generator().manual_seed(3)))

@@ -269,6 +269,7 @@ class RunWorker:
         run.settings = self.settings
         self.history: list[dict[str, float]] = []
         self.weights_per_step: list[dict[str, float]] = []
+        self.step_ends: list[float] = []  # time.monotonic() after each step: the real pace
         self.error: BaseException | None = None
         self.done = False
         self._last: StepResult | None = None
@@ -283,6 +284,7 @@ class RunWorker:
                 with self._condition:
                     self.history.append(result.losses)
                     self.weights_per_step.append(self.settings.in_force)
+                    self.step_ends.append(time.monotonic())
                     self._last = result
                     if result.preview is not None:
                         self._previewed = result
