@@ -69,7 +69,8 @@ def test_builder_reproduces_committed_asset(anny_model):
 def test_frame_convention(head_model):
     vertices = head_model.decode(head_model.neutral()).vertices[0]
     skin = vertices[head_model.component == 0]
-    assert skin.mean(dim=0).abs().max() < 1e-6  # centred
+    box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
+    assert box_centre.abs().max() < 1e-6  # the neutral head's bounding box is centred
     height = skin[:, 1].max() - skin[:, 1].min()
     assert 0.2 < height < 0.35  # metres, head and neck
     nose_tip = skin[skin[:, 2].argmax()]
@@ -155,7 +156,9 @@ def test_missing_names_take_neutral_values(head_model):
         (lambda d: d["appearance"].update(skin_melanin="dark"), "'skin_melanin' must be a number"),
         (lambda d: d.update(hair={}), "unknown parameter group(s) ['hair']"),
         (lambda d: d.update(format="other"), "not a text2head parameter file"),
-        (lambda d: d["texture_residual"][0].update(shape=[3, 9, 9]), "texture_residual level 0"),
+        (lambda d: d.update(texture_residual=[{"shape": [3, 9, 9], "float32_base64": ""}] * 6),
+         "texture_residual level 0"),
+        (lambda d: d.update(texture_residual="painted"), "texture_residual must be a list"),
     ],
 )
 def test_bad_json_values_name_the_problem(head_model, edit, message):

@@ -67,19 +67,20 @@ def test_same_seed_is_bit_identical(head_model, guide):
     assert not torch.equal(first[-1].head.local_shape, other[-1].head.local_shape)
 
 
-def test_weight_change_mid_run_takes_effect_next_step(head_model, guide):
-    config = RunConfig(PROMPT, steps=12, seed=1, groups=("local_shape",))
-    plain = [r.head.local_shape for r in Optimization(head_model, guide, config)]
-    run = Optimization(head_model, guide, config)
+def test_weight_change_mid_run_takes_effect_next_step(head_model, guide, generator):
+    start = head_model.sample(generator)  # local shape away from neutral
+    config = RunConfig(PROMPT, steps=20, seed=1, groups=("local_shape",))
+    plain = [r.head.local_shape for r in Optimization(head_model, guide, config, start=start)]
+    run = Optimization(head_model, guide, config, start=start)
     changed = []
     for result in run:
         changed.append(result.head.local_shape)
         if result.step == 6:
-            run.settings.update(weights={"prior_local_shape": 1e4},
-                                learning_rates={"local_shape": 0.2})
+            run.settings.update(weights={"prior_local_shape": 1e3})
     assert all(torch.equal(a, b) for a, b in zip(plain[:6], changed[:6], strict=True))
     assert not torch.equal(plain[6], changed[6])
-    assert changed[-1].abs().mean() < 0.3 * plain[-1].abs().mean()
+    # The raised prior pulls the group toward neutral (zero) in the following steps.
+    assert changed[-1].abs().mean() < 0.5 * plain[-1].abs().mean()
 
 
 def test_stop_from_another_thread_ends_within_one_step(head_model, guide):

@@ -24,7 +24,7 @@ from text2head import priors
 from text2head.guidance import CLIPGuide
 from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.preview import render_head
-from text2head.render import Cameras, Lights, render
+from text2head.render import Cameras, Lights, face_neighbors, render
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 
 SCORE_VIEWS = ("front", "three_quarter", "left")
@@ -125,6 +125,7 @@ class Optimization:
         self.reference = None if reference is None else reference.detach().to(self.device)
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
+        self._neighbors = face_neighbors(model.faces)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -223,7 +224,8 @@ class Optimization:
         """Render the decoded head (batch of one) from every camera."""
         return render(decoded.vertices, self.model.faces, cameras,
                       corner_uvs=self.model.corner_uvs, texture=decoded.texture, lights=lights,
-                      background=background, resolution=self.config.resolution)
+                      background=background, resolution=self.config.resolution,
+                      neighbors=self._neighbors)
 
     def _fixed_head_renders(self, head, cameras, lights, background):
         """(rgb, alpha) of a head that is not optimized, from this step's cameras."""
@@ -273,7 +275,8 @@ class Optimization:
     @torch.no_grad()
     def _preview(self, result: StepResult, cameras: Cameras) -> None:
         decoded = self.model.decode(result.head, self.config.texture_size)
-        images = render_head(self.model, decoded, cameras, resolution=self.config.resolution)
+        images = render_head(self.model, decoded, cameras, resolution=self.config.resolution,
+                             neighbors=self._neighbors)
         score = float(self.guide.clip_score(images, self.config.prompt).mean())
         result.preview, result.clip_score = images, score
         if not result.skipped and (self.best is None or score > self.best.clip_score):

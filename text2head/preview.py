@@ -21,8 +21,10 @@ def render_head(
     resolution: int = 256,
     background: float = 1.0,
     lights: Lights | None = None,
+    neighbors: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(N, 3, H, W) images of head `index` of a decoded batch, one per camera."""
+    """(N, 3, H, W) images of head `index` of a decoded batch, one per camera; `neighbors`
+    (from `text2head.render.face_neighbors`) saves recomputing the mesh topology."""
     return render(
         decoded.vertices[index : index + 1],
         model.faces,
@@ -32,6 +34,7 @@ def render_head(
         lights=lights or Lights.default(len(cameras)),
         background=background,
         resolution=resolution,
+        neighbors=neighbors,
     ).rgb
 
 

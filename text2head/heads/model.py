@@ -24,8 +24,8 @@ SKIN = 0
 
 @dataclass
 class HeadOutput:
-    """A decoded batch. Vertices are centred on the skin's centroid; `offset` is the
-    translation that was removed (add it back to get anny's rest-pose frame)."""
+    """A decoded batch. Vertices are centred (see `HeadModel`); `offset` is the translation
+    that was removed (add it back to get anny's rest-pose frame)."""
 
     vertices: torch.Tensor  # (B, V, 3) metres
     normals: torch.Tensor  # (B, V, 3)
@@ -79,6 +79,13 @@ class HeadModel(torch.nn.Module):
             for name, mask in zip(data["mask_names"], data["masks"], strict=True)
         }
         self.albedo = AlbedoModel(self.specs["appearance"], masks)
+        # Centre heads on the skin's centroid (a linear, smooth function of the parameters)
+        # moved by a constant so that the neutral head's bounding box is centred: the neck
+        # pulls the centroid about 5 cm back and down, which would put side views off-centre.
+        with torch.no_grad():
+            skin = self.rest_vertices(self.neutral())[0, self._skin]
+            box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
+            self.register_buffer("centre_shift", box_centre - skin.mean(dim=0))
 
     # ----- parameters -------------------------------------------------------------------
     def neutral(self, batch_size: int = 1) -> HeadParams:
@@ -140,7 +147,7 @@ class HeadModel(torch.nn.Module):
         """Vertices, normals and albedo of a batch of heads (differentiable)."""
         self.validate(head)
         rest = self.rest_vertices(head)
-        offset = rest[:, self._skin].mean(dim=1)
+        offset = rest[:, self._skin].mean(dim=1) + self.centre_shift
         rotation = pose_rotation(head.pose)
         vertices = (rest - offset[:, None]) @ rotation.transpose(1, 2)
         texture = self.albedo.texture(
