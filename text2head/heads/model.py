@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from text2head.geometry import vertex_normals
 from text2head.heads import blendshapes, params, specs
 from text2head.heads.appearance import AlbedoModel, sample_texture
 from text2head.heads.params import GroupSpec, HeadParams
@@ -240,17 +241,6 @@ def _axis_rotation(angle: torch.Tensor, axis: int) -> torch.Tensor:
     else:
         rows = [cos, -sin, zero, sin, cos, zero, zero, zero, one]
     return torch.stack(rows, dim=-1).reshape(-1, 3, 3)
-
-
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """(B, V, 3) unit normals: area-weighted sums of the adjacent faces' normals."""
-    corners = vertices[:, faces]  # (B, F, 3, 3)
-    face_normals = torch.cross(corners[:, :, 1] - corners[:, :, 0],
-                               corners[:, :, 2] - corners[:, :, 0], dim=-1)
-    normals = torch.zeros_like(vertices)
-    for corner in range(3):
-        normals = normals.index_add(1, faces[:, corner], face_normals)
-    return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
 def _vertex_uvs(faces: np.ndarray, corner_uvs: np.ndarray, n_vertices: int) -> torch.Tensor:

@@ -3,10 +3,11 @@
 Independent of the head model: it takes vertices, faces and surface attributes.
 """
 
+from ..geometry import vertex_normals
 from .cameras import NAMED_VIEWS, Cameras
 from .rasterize import Fragments, rasterize
 from .renderer import RenderOutput, render
-from .shading import Lights, interpolate, interpolate_corners, sample_texture, shade, vertex_normals
+from .shading import Lights, interpolate, interpolate_corners, sample_texture, shade
 from .silhouettes import antialias, face_neighbors
 
 __all__ = [

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..geometry import vertex_normals
 from .cameras import Cameras
 from .rasterize import rasterize
-from .shading import Lights, interpolate, interpolate_corners, sample_texture, shade, vertex_normals
+from .shading import Lights, interpolate, interpolate_corners, sample_texture, shade
 from .silhouettes import antialias, face_neighbors
 
 # Surface colour when neither a texture nor vertex colours are given (shape-only previews).

@@ -65,17 +65,6 @@ class Lights:
         return lights.to(device)
 
 
-def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
-    """Area-weighted unit vertex normals (B, V, 3) of vertices (B, V, 3)."""
-    corners = vertices.index_select(1, faces.reshape(-1)).view(len(vertices), -1, 3, 3)
-    face_normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0],
-                                      corners[:, :, 2] - corners[:, :, 0])
-    summed = torch.zeros_like(vertices)
-    for k in range(3):
-        summed = summed.index_add(1, faces[:, k], face_normals)
-    return normalize(summed, dim=-1, eps=1e-12)
-
-
 def batch_rows(view: Tensor, batch_size: int) -> Tensor:
     """Index into a batch of 1 (shared by every view) or of one entry per view."""
     return view if batch_size > 1 else torch.zeros_like(view)
