@@ -20,6 +20,7 @@ from text2head.preview import contact_sheet
 from text2head.studio import (
     EDIT_CONTROLS,
     WEIGHT_CONTROLS,
+    Downloads,
     Studio,
     clip_choices,
     clip_label,
@@ -102,13 +103,13 @@ class Handlers:
                 worker.stop()
         session.adopt(result.head)
         downloads = downloads_from(result.files)
+        viewer = session.viewer_glb(result.head)
         stopped = " (stopped)" if worker.run.stopped else ""
         done = (f"Done{stopped}: {result.steps_run} steps, best CLIP score "
                 f"{result.clip_score:.1f} at step {result.best_step}.")
         yield (preview_image(self.studio.model, result.head), loss_figure(result.history),
                _status(done, description, result.steps_run, result.config.steps),
-               gr.skip(), str(downloads.glb), str(downloads.glb), str(downloads.obj_zip),
-               str(downloads.ply), str(downloads.params))
+               gr.skip(), str(viewer), *_files(downloads))
 
     def stop(self, request: gr.Request) -> str:
         """End this visitor's run within one step; the best head so far is kept."""
@@ -134,9 +135,8 @@ class Handlers:
 
     def export(self, request: gr.Request):
         """Every download of the head on show, and the 3D viewer."""
-        downloads = self.studio.session(request.session_hash).export()
-        return (str(downloads.glb), str(downloads.glb), str(downloads.obj_zip),
-                str(downloads.ply), str(downloads.params))
+        session = self.studio.session(request.session_hash)
+        return str(session.viewer_glb(session.head)), *_files(session.export())
 
     def weight_setter(self, name: str):
         def set_weight(request: gr.Request, value: float) -> None:
@@ -149,6 +149,12 @@ class Handlers:
 
     def end_session(self, request: gr.Request) -> None:
         self.studio.end_session(request.session_hash)
+
+
+def _files(downloads: Downloads) -> list[str]:
+    """The download buttons' values, in the order of the buttons."""
+    return [str(downloads.glb), str(downloads.obj_zip), str(downloads.ply),
+            str(downloads.params)]
 
 
 def _status(text: str, guide: str, step: int, steps: int) -> str:

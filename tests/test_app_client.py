@@ -57,8 +57,9 @@ def test_generate_streams_updates_and_ends_with_valid_downloads(client):
     assert "<progress" in outputs[0][2] and "RANDOM WEIGHTS" in outputs[0][2]
     preview, _, status, _, viewer, glb, obj_zip, ply, params = final
     assert "Done: 12 steps" in status
-    assert viewer == glb and glb.endswith(".glb") and ply.endswith(".ply")
+    assert viewer != glb and glb.endswith(".glb") and ply.endswith(".ply")
     assert_valid_glb(glb)
+    assert_valid_glb(viewer)
     targets = pygltflib.GLTF2().load(glb).meshes[0].primitives[0].targets
     assert len(targets) == 52  # the ARKit expressions, so the download is animatable
     with zipfile.ZipFile(obj_zip) as archive:

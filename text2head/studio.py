@@ -20,10 +20,11 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from PIL import Image
@@ -39,7 +40,7 @@ from text2head.preview import contact_sheet, preview_views
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 
 KEEP_EXPORTS = 3  # export folders kept per session (older ones are deleted)
-VIEWER_TEXTURE = 256  # texture size of the GLBs shown in the 3D viewer during a run
+VIEWER_TEXTURE = 512  # texture size of the GLBs shown in the 3D viewer
 IDLE_SECONDS = 6 * 3600  # a session without a run and without events for this long is removed
 
 
@@ -457,9 +458,12 @@ class Session:
         return downloads_from(write_head(self.model, self.head, folder, preview=False))
 
     def viewer_glb(self, head: HeadParams) -> Path:
-        """A light GLB of a head for the 3D viewer while a run goes on."""
-        path = self.new_folder("viewer") / "head.glb"
-        return export_glb(self.model.to_mesh(head, texture_size=VIEWER_TEXTURE), path)
+        """A light GLB of a head for the 3D viewer, with white vertex colours: the viewer
+        multiplies them with the texture, and as both carry the albedo (see the README's
+        viewer note) the downloadable GLB would look too dark and too red there."""
+        mesh = self.model.to_mesh(head, texture_size=VIEWER_TEXTURE)
+        mesh = replace(mesh, vertex_colors=np.ones_like(mesh.vertex_colors))
+        return export_glb(mesh, self.new_folder("viewer") / "head.glb")
 
     def close(self) -> None:
         self.stop()
