@@ -11,6 +11,7 @@ files are per session (`Session`), each in a private folder removed when the ses
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import math
 import os
@@ -492,7 +493,7 @@ class Studio:
             session = self._sessions.get(key)
             if session is None:
                 self._expire(now)
-                folder = self.root / "".join(c for c in key if c.isalnum())[:64]
+                folder = self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
                 session = self._sessions[key] = Session(self.model, folder)
             session.last_used = now
             return session
