@@ -76,7 +76,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", help="ARCH:PRETRAINED_TAG, ARCH:/path/to/checkpoint or "
                         "random:ARCH (tests only); default: $TEXT2HEAD_CLIP or "
                         "ViT-B-32:laion2b_s34b_b79k")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda, or auto (cuda when available; the default)")
     parser.add_argument("--weight", action="append", default=[], metavar="NAME=VALUE",
                         help="set a loss weight, e.g. --weight prior_identity=0.1")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -123,7 +124,10 @@ def run_edit(args: argparse.Namespace) -> None:
 
 def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_weights=None):
     weights = {**(extra_weights or {}), **_parse_weights(args.weight)}
-    run = api.prepare(prompt, clip=args.clip, device=args.device, start=start, model=model,
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
                       out=out, negative=args.negative, steps=args.steps, views=args.views,
                       seed=args.seed, weights=weights)
     print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)

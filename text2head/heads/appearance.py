@@ -53,6 +53,9 @@ class AlbedoModel:
         masks["iris"] = (masks["iris"] - masks["pupil"]).clamp_min(0)
         self.regions = list(REGION_TINTS) + list(EYE_COLOURS) + ["pupil"]
         self.masks = torch.stack([masks[r] for r in self.regions])  # (M, H, W)
+        # Masks as the tint matrix product wants them, per (size, device, dtype): resizing
+        # and moving them on every decode would cost more than the product itself.
+        self._stacked: dict[tuple, torch.Tensor] = {}
         self._colour_index = [
             [spec.index(f"{part}_{c}") for c in CHANNELS] for part in self.regions[:-1]
         ]
@@ -74,9 +77,7 @@ class AlbedoModel:
         # albedo = skin + sum_r amount_r * mask_r * (colour_r - skin): one matrix product.
         weights = torch.cat([skin[:, :, None], (colours - skin[:, None]).transpose(1, 2)
                              * amounts[:, None]], dim=2)  # (B, 3, 1 + M)
-        masks = self._masks_at(size, appearance)
-        stacked = torch.cat([masks.new_ones(1, size * size), masks.reshape(len(masks), -1)])
-        return (weights @ stacked).reshape(-1, 3, size, size)
+        return (weights @ self._stacked_masks(size, appearance)).reshape(-1, 3, size, size)
 
     def texture(
         self, appearance: torch.Tensor, residual: tuple[torch.Tensor, ...], size: int
@@ -84,12 +85,18 @@ class AlbedoModel:
         base = self.base_texture(appearance, size).clamp(LOGIT_EPS, 1 - LOGIT_EPS)
         return torch.sigmoid(torch.logit(base) + upsample_pyramid(residual, size))
 
-    def _masks_at(self, size: int, like: torch.Tensor) -> torch.Tensor:
-        masks = self.masks.to(like)
-        if masks.shape[-1] != size:
-            masks = F.interpolate(masks[None], size=(size, size), mode="bilinear",
-                                  antialias=True, align_corners=False)[0]
-        return masks
+    def _stacked_masks(self, size: int, like: torch.Tensor) -> torch.Tensor:
+        """(1 + M, size * size): a row of ones (the skin) and every region mask."""
+        key = (size, like.device, like.dtype)
+        if key not in self._stacked:
+            masks = self.masks.to(like)
+            if masks.shape[-1] != size:
+                masks = F.interpolate(masks[None], size=(size, size), mode="bilinear",
+                                      antialias=True, align_corners=False)[0]
+            self._stacked[key] = torch.cat(
+                [masks.new_ones(1, size * size), masks.reshape(len(masks), -1)]
+            )
+        return self._stacked[key]
 
 
 def upsample_pyramid(levels: tuple[torch.Tensor, ...], size: int) -> torch.Tensor:

@@ -74,7 +74,7 @@ class HeadModel(torch.nn.Module):
         self.register_buffer("mirror_index", torch.from_numpy(data["mirror_index"]).long())
         self.register_buffer("vertex_uvs", _vertex_uvs(data["faces"], data["corner_uvs"],
                                                        len(template)))
-        self._skin = self.component == SKIN
+        self.register_buffer("skin_mask", self.component == SKIN)
         masks = {
             str(name): torch.from_numpy(mask).float() / 255
             for name, mask in zip(data["mask_names"], data["masks"], strict=True)
@@ -84,7 +84,7 @@ class HeadModel(torch.nn.Module):
         # moved by a constant so that the neutral head's bounding box is centred: the neck
         # pulls the centroid about 5 cm back and down, which would put side views off-centre.
         with torch.no_grad():
-            skin = self.rest_vertices(self.neutral())[0, self._skin]
+            skin = self.rest_vertices(self.neutral())[0, self.skin_mask]
             box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
             self.register_buffer("centre_shift", box_centre - skin.mean(dim=0))
 
@@ -148,7 +148,7 @@ class HeadModel(torch.nn.Module):
         """Vertices, normals and albedo of a batch of heads (differentiable)."""
         self.validate(head)
         rest = self.rest_vertices(head)
-        offset = rest[:, self._skin].mean(dim=1) + self.centre_shift
+        offset = rest[:, self.skin_mask].mean(dim=1) + self.centre_shift
         rotation = pose_rotation(head.pose)
         vertices = (rest - offset[:, None]) @ rotation.transpose(1, 2)
         texture = self.albedo.texture(
