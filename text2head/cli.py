@@ -72,6 +72,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative", help="what the head should not look like")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--views", type=int, default=2, help="rendered views per step")
+    parser.add_argument("--augmentations", type=int, default=2,
+                        help="augmented crops of each view scored by CLIP")
+    parser.add_argument("--view-prompts", action="store_true",
+                        help='phrase the prompt by view ("side view of ...")')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clip", help="ARCH:PRETRAINED_TAG, ARCH:/path/to/checkpoint or "
                         "random:ARCH (tests only); default: $TEXT2HEAD_CLIP or "
@@ -129,7 +133,8 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
         device = "cuda" if torch.cuda.is_available() else "cpu"
     run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
                       out=out, negative=args.negative, steps=args.steps, views=args.views,
-                      seed=args.seed, weights=weights)
+                      seed=args.seed, augmentations=args.augmentations,
+                      view_prompts=args.view_prompts, weights=weights)
     print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
     history = _iterate_with_progress(run)
     result = api.finish(run, history, out)
