@@ -18,8 +18,11 @@ cannot run code.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -192,7 +195,10 @@ def load_clip(
     """
     parsed = spec if isinstance(spec, CLIPSpec) else parse_clip_spec(spec or default_clip_spec())
     if parsed.kind == "random":
-        model = open_clip.create_model(parsed.arch, pretrained_text=False, device=device)
+        # open_clip logs "No pretrained weights loaded" on the root logger; random weights are
+        # what was asked for, and the description already says so.
+        with _silenced_root_logger():
+            model = open_clip.create_model(parsed.arch, pretrained_text=False, device=device)
         tokenizer = open_clip.get_tokenizer(parsed.arch)
     else:
         try:
@@ -208,3 +214,14 @@ def load_clip(
         is_random=parsed.kind == "random",
         description=_describe(parsed),
     )
+
+
+@contextlib.contextmanager
+def _silenced_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
