@@ -197,7 +197,7 @@ def load_clip(
     if parsed.kind == "random":
         # open_clip logs "No pretrained weights loaded" on the root logger; random weights are
         # what was asked for, and the description already says so.
-        with _silenced_root_logger():
+        with _without_random_weights_warning():
             model = open_clip.create_model(parsed.arch, pretrained_text=False, device=device)
         tokenizer = open_clip.get_tokenizer(parsed.arch)
     else:
@@ -217,11 +217,16 @@ def load_clip(
 
 
 @contextlib.contextmanager
-def _silenced_root_logger() -> Iterator[None]:
+def _without_random_weights_warning() -> Iterator[None]:
+    """Drop only open_clip's "No pretrained weights loaded" record while a random model is
+    created; every other log record passes."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded")
+
     root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    root.addFilter(keep)
     try:
         yield
     finally:
-        root.setLevel(level)
+        root.removeFilter(keep)
