@@ -20,7 +20,8 @@ def head() -> dict[str, torch.Tensor]:
     model = heads.HeadModel()
     decoded = model.decode(model.neutral())
     return {"vertices": decoded.vertices.detach(), "faces": model.faces,
-            "corner_uvs": model.corner_uvs, "texture": decoded.texture.detach()}
+            "corner_uvs": model.corner_uvs, "texture": decoded.texture.detach(),
+            "normals": decoded.normals.detach()}
 
 
 def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -75,3 +76,15 @@ def test_cuda_matches_cpu(head: dict[str, torch.Tensor]) -> None:
     assert (rgb_cpu - rgb_gpu).abs().quantile(0.999) < 2e-2
     cosine = torch.nn.functional.cosine_similarity(grad_cpu.flatten(), grad_gpu.flatten(), dim=0)
     assert cosine > 0.99
+
+
+def test_given_normals_match_computed_ones(head: dict[str, torch.Tensor]) -> None:
+    cameras = Cameras.named_views(["three_quarter"])
+    common = {"corner_uvs": head["corner_uvs"], "texture": head["texture"], "resolution": 96}
+    computed = render(head["vertices"], head["faces"], cameras, **common).rgb
+    given = render(head["vertices"], head["faces"], cameras, normals=head["normals"],
+                   **common).rgb
+    flipped = render(head["vertices"], head["faces"], cameras, normals=-head["normals"],
+                     **common).rgb
+    assert torch.allclose(given, computed, atol=1e-5)
+    assert not torch.allclose(flipped, computed, atol=1e-2)  # the argument is really used

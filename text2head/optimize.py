@@ -225,7 +225,7 @@ class Optimization:
         return render(decoded.vertices, self.model.faces, cameras,
                       corner_uvs=self.model.corner_uvs, texture=decoded.texture, lights=lights,
                       background=background, resolution=self.config.resolution,
-                      neighbors=self._neighbors)
+                      neighbors=self._neighbors, normals=decoded.normals)
 
     def _fixed_head_renders(self, head, cameras, lights, background):
         """(rgb, alpha) of a head that is not optimized, from this step's cameras."""

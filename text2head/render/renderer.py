@@ -33,7 +33,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
            vertex_colors: Tensor | None = None, lights: Lights | None = None,
            background: Tensor | Sequence[float] | float = 1.0,
            resolution: int | tuple[int, int] = 224, cull_backfaces: bool = True,
-           antialiased: bool = True, neighbors: Tensor | None = None) -> RenderOutput:
+           antialiased: bool = True, neighbors: Tensor | None = None,
+           normals: Tensor | None = None) -> RenderOutput:
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
     Albedo is the texture (1 or B, 3, Ht, Wt) looked up at corner_uvs (F, 3, 2), times the
@@ -41,7 +42,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     without both. Lights (1 or B sets) default to `Lights.default()`. `background` is a grey
     level, an RGB colour (3,) or (B, 3), or images (1 or B, 3, H, W). `antialiased` blends
     silhouette pixels, which is what gives contour vertices their gradients. `neighbors` (from
-    `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every call.
+    `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every call,
+    and `normals` (like vertices) when the caller already has the vertex normals.
     """
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     faces = faces.long()
@@ -68,7 +70,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
         colors = interpolate(vertex_colors.to(vertices), fragments, faces)
         albedo = colors if texture is None else albedo * colors
     normal = torch.nn.functional.normalize(
-        interpolate(vertex_normals(vertices, faces), fragments, faces), dim=-1)
+        interpolate(vertex_normals(vertices, faces) if normals is None else normals.to(vertices),
+                    fragments, faces), dim=-1)
     if not cull_backfaces:
         # A visible back face is lit from the side the camera sees.
         back = ~fragments.front_facing[fragments.view, fragments.face]
