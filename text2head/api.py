@@ -94,9 +94,7 @@ def edit(params: str | Path | HeadParams, instruction: str, *,
     model = model or HeadModel()
     start = params if isinstance(params, HeadParams) else load_params(model, params)
     options["weights"] = {**EDIT_WEIGHTS, **options.get("weights", {})}
-    run = prepare(instruction, start=start, model=model, out=out, **options)
-    history = [step.losses for step in run]
-    return finish(run, history, out)
+    return generate(instruction, start=start, model=model, out=out, **options)
 
 
 def read_prompts(path: str | Path) -> list[str]:

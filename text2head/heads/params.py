@@ -8,6 +8,7 @@ units). Optimizers, samplers, sliders and the JSON format all read the same spec
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from collections.abc import Iterator
@@ -51,9 +52,11 @@ class GroupSpec:
         raise ValueError(f"unknown {self.name} parameter {name!r}; known: {_preview(self.names)}")
 
     def column(self, attribute: str, like: torch.Tensor | None = None) -> torch.Tensor:
-        """One attribute (low, high, default, prior_sd) of every parameter as a 1-D tensor."""
-        values = torch.tensor([getattr(p, attribute) for p in self.params], dtype=torch.float32)
-        return values if like is None else values.to(like)
+        """One attribute (low, high, default, prior_sd) of every parameter as a 1-D tensor
+        (a fresh copy when `like` is None; with `like`, possibly a shared cached tensor on its
+        device and dtype: do not modify it in place)."""
+        values = _column(self, attribute)
+        return values.clone() if like is None else values.to(like)
 
 
 @dataclass
@@ -96,6 +99,12 @@ class HeadParams:
 
     def with_group(self, name: str, value: torch.Tensor) -> HeadParams:
         return replace(self, **{name: value})
+
+
+@functools.cache
+def _column(spec: GroupSpec, attribute: str) -> torch.Tensor:
+    """Built once per group and attribute: validation, clamping and priors read them every step."""
+    return torch.tensor([getattr(p, attribute) for p in spec.params], dtype=torch.float32)
 
 
 def validate(specs: dict[str, GroupSpec], params: HeadParams, texture_sizes: tuple[int, ...]):
