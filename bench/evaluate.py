@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
             result = api.generate(prompt, clip=guide, model=model, seed=seed,
                                   steps=args.steps, views=args.views)
             with torch.no_grad():
-                images = render_head(model, model.decode(result.head), cameras, resolution=224)
+                images = render_head(model, result.head, cameras, resolution=224)
             for name, judge in judges.items():
                 image_emb = judge.encode_images(images)
                 score = float(100 * (image_emb @ judge.encode_text([prompt])[0]).mean())

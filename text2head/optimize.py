@@ -23,8 +23,8 @@ import torch
 from text2head import priors
 from text2head.guidance import CLIPGuide
 from text2head.heads import GROUPS, HeadModel, HeadParams
-from text2head.preview import render_head
-from text2head.render import Cameras, Lights, face_neighbors, render
+from text2head.preview import render_head, render_scene
+from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 
 SCORE_VIEWS = ("front", "three_quarter", "left")
@@ -125,7 +125,6 @@ class Optimization:
         self.reference = None if reference is None else reference.detach().to(self.device)
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
-        self._neighbors = face_neighbors(model.faces)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -184,7 +183,7 @@ class Optimization:
         lights = Lights.random(generator, config.views, device=self.device)
         background = torch.rand(config.views, 3, generator=generator).to(self.device)
         with timer("render"):
-            images = self.model_render(decoded, cameras, lights, background)
+            images = self.model_render(head, decoded, cameras, lights, background)
         with timer("clip"):
             terms = self._clip_terms(images, cameras, lights, background, weights, generator)
         terms.update(self._prior_terms(head, decoded, weights))
@@ -220,17 +219,15 @@ class Optimization:
         )
         return {k: v for k, v in terms.items() if k != "total"}
 
-    def model_render(self, decoded, cameras, lights, background):
-        """Render the decoded head (batch of one) from every camera."""
-        return render(decoded.vertices, self.model.faces, cameras,
-                      corner_uvs=self.model.corner_uvs, texture=decoded.texture, lights=lights,
-                      background=background, resolution=self.config.resolution,
-                      neighbors=self._neighbors, normals=decoded.normals)
+    def model_render(self, head, decoded, cameras, lights, background):
+        """Render the decoded head (batch of one) and its parts from every camera."""
+        return render_scene(self.model, head, decoded, cameras, lights=lights,
+                            background=background, resolution=self.config.resolution)
 
     def _fixed_head_renders(self, head, cameras, lights, background):
         """(rgb, alpha) of a head that is not optimized, from this step's cameras."""
         with torch.no_grad():
-            out = self.model_render(self.model.decode(head, self.config.texture_size),
+            out = self.model_render(head, self.model.decode(head, self.config.texture_size),
                                     cameras, lights, background)
         return out.rgb, out.alpha
 
@@ -275,8 +272,8 @@ class Optimization:
     @torch.no_grad()
     def _preview(self, result: StepResult, cameras: Cameras) -> None:
         decoded = self.model.decode(result.head, self.config.texture_size)
-        images = render_head(self.model, decoded, cameras, resolution=self.config.resolution,
-                             neighbors=self._neighbors)
+        images = render_head(self.model, result.head, cameras, decoded=decoded,
+                             resolution=self.config.resolution)
         score = float(self.guide.clip_score(images, self.config.prompt).mean())
         result.preview, result.clip_score = images, score
         if not result.skipped and (self.best is None or score > self.best.clip_score):

@@ -7,35 +7,44 @@ import torch
 from PIL import Image
 
 from text2head.heads import HeadModel, HeadOutput, HeadParams
-from text2head.render import Cameras, Lights, render
+from text2head.render import Cameras, Lights, RenderOutput, render
 
 PREVIEW_VIEWS = ("front", "three_quarter", "left", "right", "back")
 
 
-def render_head(
+def render_scene(
     model: HeadModel,
+    head: HeadParams,
     decoded: HeadOutput,
     cameras: Cameras,
     *,
-    index: int = 0,
+    resolution: int = 256,
+    background=1.0,
+    lights: Lights | None = None,
+) -> RenderOutput:
+    """Render a decoded head (batch of one) with all its parts from every camera."""
+    scene = model.scene(head, decoded)
+    return render(scene.vertices, scene.faces, cameras, **scene.render_kwargs(),
+                  lights=lights or Lights.default(len(cameras)), background=background,
+                  resolution=resolution)
+
+
+def render_head(
+    model: HeadModel,
+    head: HeadParams,
+    cameras: Cameras,
+    *,
+    decoded: HeadOutput | None = None,
     resolution: int = 256,
     background: float = 1.0,
     lights: Lights | None = None,
-    neighbors: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(N, 3, H, W) images of head `index` of a decoded batch, one per camera; `neighbors`
-    (from `text2head.render.face_neighbors`) saves recomputing the mesh topology."""
-    return render(
-        decoded.vertices[index : index + 1],
-        model.faces,
-        cameras,
-        corner_uvs=model.corner_uvs,
-        texture=decoded.texture[index : index + 1],
-        lights=lights or Lights.default(len(cameras)),
-        background=background,
-        resolution=resolution,
-        neighbors=neighbors,
-    ).rgb
+    """(N, 3, H, W) images of the first head, one per camera (decoded here unless given)."""
+    head = head.select(0)
+    if decoded is None:
+        decoded = model.decode(head)
+    return render_scene(model, head, decoded, cameras, resolution=resolution,
+                        background=background, lights=lights).rgb
 
 
 def preview_views(
@@ -43,9 +52,8 @@ def preview_views(
 ) -> torch.Tensor:
     """(len(views), 3, H, W) renders of the first head from the named views."""
     with torch.no_grad():
-        decoded = model.decode(head.select(0))
-        cameras = Cameras.named_views(list(views), device=decoded.vertices.device)
-        return render_head(model, decoded, cameras, resolution=resolution)
+        cameras = Cameras.named_views(list(views), device=model.template.device)
+        return render_head(model, head, cameras, resolution=resolution)
 
 
 def contact_sheet(images: torch.Tensor) -> Image.Image:
@@ -60,9 +68,8 @@ def turntable(
     """(frames, 3, H, W) renders of the first head on a full turn of the camera."""
     yaw = torch.arange(frames) * (360.0 / frames)
     with torch.no_grad():
-        decoded = model.decode(head.select(0))
-        cameras = Cameras.look_at_orbit(yaw, 0.0, device=decoded.vertices.device)
-        return render_head(model, decoded, cameras, resolution=resolution)
+        cameras = Cameras.look_at_orbit(yaw, 0.0, device=model.template.device)
+        return render_head(model, head, cameras, resolution=resolution)
 
 
 def save_gif(frames: torch.Tensor, path, seconds_per_frame: float = 0.08) -> None:

