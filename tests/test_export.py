@@ -90,10 +90,6 @@ def smile_delta(positions: np.ndarray) -> np.ndarray:
     return np.where(positions[:, 0:1] > 0, [[0.002, 0.003, 0.0]], 0.0).astype(np.float32)
 
 
-def srgb_to_linear_reference(srgb: np.ndarray) -> np.ndarray:
-    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-
-
 def edge_case_mesh() -> TexturedMesh:
     """No morph targets, a degenerate triangle, an unused vertex, a 1x1 texture, and
     slightly non-unit normals and out-of-range colours that exporters must clean up."""
@@ -166,8 +162,9 @@ def test_glb_structure_and_material(sphere_files, sphere):
     gltf = pygltflib.GLTF2().load(sphere_files["glb"])
     (primitive,) = gltf.meshes[0].primitives
     attributes = primitive.attributes
-    for name in ("POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"):
+    for name in ("POSITION", "NORMAL", "TEXCOORD_0"):
         assert getattr(attributes, name) is not None, name
+    assert attributes.COLOR_0 is None  # the texture alone carries the albedo
     assert gltf.accessors[primitive.indices].count == 3 * len(sphere.faces)
     material = gltf.materials[primitive.material]
     pbr = material.pbrMetallicRoughness
@@ -189,14 +186,12 @@ def test_glb_morph_targets_names_and_weights(sphere_files):
 
 
 def test_glb_vertex_data_is_gathered_and_converted(sphere_files):
-    """Split vertices carry their source vertex's data; UV v is flipped; COLOR_0 is linear."""
+    """Split vertices carry their source vertex's data; UV v is flipped."""
     gltf = pygltflib.GLTF2().load(sphere_files["glb"])
     attributes = gltf.meshes[0].primitives[0].attributes
     positions = read_accessor(gltf, attributes.POSITION)
     np.testing.assert_allclose(read_accessor(gltf, attributes.NORMAL), positions / RADIUS,
                                atol=1e-6)
-    np.testing.assert_allclose(read_accessor(gltf, attributes.COLOR_0),
-                               srgb_to_linear_reference(sphere_colors(positions)), atol=1e-6)
     polar_angle = np.arccos(np.clip(positions[:, 1] / RADIUS, -1, 1))
     np.testing.assert_allclose(read_accessor(gltf, attributes.TEXCOORD_0)[:, 1],
                                polar_angle / np.pi, atol=1e-5)
@@ -342,7 +337,7 @@ def test_export_names_unwritable_folder(sphere, tmp_path):
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"faces": np.zeros((0, 3), np.int32), "corner_uvs": np.zeros((0, 3, 2), np.float32)},
-     "no faces"),
+     "no part has faces"),
     ({"normals": np.zeros((4, 3), np.float32)}, "4 normals have zero length"),
     ({"morph_names": ["a", "a"], "morph_deltas": np.zeros((2, 4, 3), np.float32),
       "morph_weights": np.zeros(2, np.float32)}, "unique"),

@@ -1,14 +1,16 @@
-"""Write a `TexturedMesh` as binary glTF (GLB), Wavefront OBJ (+MTL+PNG) and binary PLY.
+"""Write a head as binary glTF (GLB), Wavefront OBJ (+MTL+PNGs) and binary PLY.
 
-GLB is the primary deliverable: one file with the texture, vertex colours and the ARKit
-morph targets that three.js, Blender and game engines animate. OBJ and PLY are for tools
-that read nothing else (OBJ keeps the texture, PLY keeps only vertex colours). Every file is
-written atomically through `text2head.io`.
+A head is one `TexturedMesh` or several named parts (head, hair, eyebrows, teeth, ...).
+GLB is the primary deliverable: one file with every part's texture and the ARKit morph
+targets that three.js, Blender and game engines animate. OBJ and PLY are for tools that
+read nothing else (OBJ keeps the textures and vertex colours, PLY merges the parts and keeps
+only vertex colours). Every file is written atomically through `text2head.io`.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,37 +21,46 @@ from text2head.io import PathLike, atomic_paths, write_bytes_atomic
 from text2head.mesh import TexturedMesh
 
 ROUGHNESS = 0.6
+ALPHA_CUTOFF = 0.5  # cut-out parts: texels with less alpha are holes
 _ALIGNMENT = 4  # glTF: accessor data and bufferViews start on 4-byte boundaries
+
+Parts = TexturedMesh | Sequence[TexturedMesh]
+"""One mesh, or the uniquely named parts of one head, all with the same morph targets."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Public API
 
 
-def export_glb(mesh: TexturedMesh, path: PathLike) -> Path:
-    """Write `mesh` as a self-contained binary glTF 2.0 file and return its path."""
+def export_glb(parts: Parts, path: PathLike) -> Path:
+    """Write the parts as one self-contained binary glTF 2.0 file and return its path.
+
+    The scene lists one node per part, named after it, each with its own mesh (same name),
+    material and texture; parts with no faces are left out.
+    """
     path = _checked_path(path, ".glb")
-    _check_mesh(mesh)
-    write_bytes_atomic(path, _glb_bytes(mesh))
+    write_bytes_atomic(path, _glb_bytes(_checked_parts(parts)))
     return path
 
 
-def export_obj(mesh: TexturedMesh, path: PathLike) -> dict[str, Path]:
-    """Write `path` (.obj) with a .mtl and .png of the same stem beside it.
+def export_obj(parts: Parts, path: PathLike) -> dict[str, Path]:
+    """Write `path` (.obj) with a .mtl and one .png per part beside it.
 
-    Returns {"obj": ..., "mtl": ..., "png": ...}. The three files are moved into place only
-    after all three were written.
+    Each part is an `o <name>` block with its own material. The texture of the part named
+    "head" is `<stem>.png`, any other part's `<stem>_<name>.png`, and each material is named
+    after its texture's stem. Returns {"obj", "mtl", "png" (the head part's), "png_<name>"
+    (the other parts')}; nothing is moved into place before every file was written.
     """
-    path = _checked_path(path, ".obj")
-    if any(character.isspace() for character in path.stem):
-        raise ValueError(f"OBJ file name must not contain whitespace (mtllib/map_Kd would "
-                         f"break): {path.name!r}")
-    _check_mesh(mesh)
-    paths = {"obj": path, "mtl": path.with_suffix(".mtl"), "png": path.with_suffix(".png")}
+    path = _checked_obj_path(path)
+    meshes = _checked_parts(parts)
+    pngs = {_png_key(mesh): path.with_name(f"{_texture_stem(path.stem, mesh)}.png")
+            for mesh in meshes}
+    paths = {"obj": path, "mtl": path.with_suffix(".mtl"), **pngs}
+    textures = [pngs[_png_key(mesh)].name for mesh in meshes]
     contents = {
-        "obj": _obj_text(mesh, mtl_name=paths["mtl"].name, material=path.stem).encode(),
-        "mtl": _mtl_text(material=path.stem, texture_name=paths["png"].name).encode(),
-        "png": _png_bytes(mesh.texture),
+        "obj": _obj_text(meshes, textures, mtl_name=paths["mtl"].name).encode(),
+        "mtl": _mtl_text(meshes, textures).encode(),
+        **{_png_key(mesh): _png_bytes(mesh.texture) for mesh in meshes},
     }
     with atomic_paths(list(paths.values())) as temporaries:
         for key, temporary in zip(paths, temporaries, strict=True):
@@ -57,27 +68,31 @@ def export_obj(mesh: TexturedMesh, path: PathLike) -> dict[str, Path]:
     return paths
 
 
-def export_ply(mesh: TexturedMesh, path: PathLike) -> Path:
-    """Write `mesh` as binary little-endian PLY with normals and uchar RGB vertex colours."""
+def export_ply(parts: Parts, path: PathLike) -> Path:
+    """Write the parts merged into one binary little-endian PLY mesh with normals and uchar
+    RGB vertex colours (PLY has no notion of parts or textures)."""
     path = _checked_path(path, ".ply")
-    _check_mesh(mesh)
-    write_bytes_atomic(path, _ply_bytes(mesh))
+    write_bytes_atomic(path, _ply_bytes(_checked_parts(parts)))
     return path
 
 
-def export_all(mesh: TexturedMesh, out_dir: PathLike, stem: str = "head") -> dict[str, Path]:
-    """Write `<stem>.glb`, `<stem>.obj/.mtl/.png` and `<stem>.ply` into `out_dir` (created).
+def export_all(parts: Parts, out_dir: PathLike, stem: str = "head") -> dict[str, Path]:
+    """Write `<stem>.glb`, `<stem>.obj/.mtl/.png` (+ `<stem>_<part>.png`) and `<stem>.ply`
+    into `out_dir` (created).
 
-    Returns the written paths keyed "glb", "obj", "mtl", "png", "ply".
+    Returns the written paths keyed "glb", "obj", "mtl", "png", "png_<part>", "ply". Bad
+    input is rejected before any file is written.
     """
     if not stem or Path(stem).name != stem:
         raise ValueError(f"stem must be a plain file name without folders, got {stem!r}")
     out_dir = Path(out_dir)
+    meshes = _checked_parts(parts)
+    _checked_obj_path(out_dir / f"{stem}.obj")
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "glb": export_glb(mesh, out_dir / f"{stem}.glb"),
-        **export_obj(mesh, out_dir / f"{stem}.obj"),
-        "ply": export_ply(mesh, out_dir / f"{stem}.ply"),
+        "glb": export_glb(meshes, out_dir / f"{stem}.glb"),
+        **export_obj(meshes, out_dir / f"{stem}.obj"),
+        "ply": export_ply(meshes, out_dir / f"{stem}.ply"),
     }
 
 
@@ -93,12 +108,61 @@ def _checked_path(path: PathLike, suffix: str) -> Path:
     return path
 
 
+def _checked_obj_path(path: PathLike) -> Path:
+    path = _checked_path(path, ".obj")
+    if any(character.isspace() for character in path.stem):
+        raise ValueError(f"OBJ file name must not contain whitespace (mtllib/map_Kd would "
+                         f"break): {path.name!r}")
+    return path
+
+
+def _checked_parts(parts: Parts) -> list[TexturedMesh]:
+    """The parts worth writing, after the checks that would otherwise write a bad file.
+
+    Parts without faces (a clean-shaven head's facial hair) are left out rather than
+    rejected; the rest must share morph target names and default weights, so that one
+    expression (an animation drives targets by name or index) moves all parts together.
+    """
+    meshes = [parts] if isinstance(parts, TexturedMesh) else parts
+    if not isinstance(meshes, Sequence):
+        raise TypeError(f"expected a TexturedMesh or a sequence of them, got "
+                        f"{type(parts).__name__}")
+    for mesh in meshes:
+        if not isinstance(mesh, TexturedMesh):
+            raise TypeError(f"expected a TexturedMesh, got {type(mesh).__name__}")
+    names = [mesh.name for mesh in meshes]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"part names must be unique: {name!r} appears {names.count(name)} "
+                             f"times")
+    meshes = [mesh for mesh in meshes if len(mesh.faces)]
+    if not meshes:
+        raise ValueError("no part has faces: nothing to export")
+    for mesh in meshes:
+        _check_mesh(mesh)
+    first = meshes[0]
+    for mesh in meshes[1:]:
+        expected, actual = list(first.morph_names), list(mesh.morph_names)
+        if actual != expected:
+            raise ValueError(f"part {mesh.name!r} must have the same morph target names in the "
+                             f"same order as part {first.name!r}: "
+                             f"{_first_difference(expected, actual)}")
+        if mesh.morph_names and not np.allclose(mesh.morph_weights, first.morph_weights,
+                                                rtol=0.0, atol=1e-6):
+            raise ValueError(f"part {mesh.name!r} has other default morph weights than part "
+                             f"{first.name!r}: their rest expressions would differ")
+    return meshes
+
+
+def _first_difference(expected: list[str], actual: list[str]) -> str:
+    index = next((i for i, (a, b) in enumerate(zip(expected, actual, strict=False))
+                  if a != b), min(len(expected), len(actual)))
+    return (f"{len(expected)} vs {len(actual)} names, first difference at index {index}: "
+            f"{expected[index:index + 1]} vs {actual[index:index + 1]}")
+
+
 def _check_mesh(mesh: TexturedMesh) -> None:
     """Checks `TexturedMesh` leaves to exporters: things that would write an invalid file."""
-    if not isinstance(mesh, TexturedMesh):
-        raise TypeError(f"expected a TexturedMesh, got {type(mesh).__name__}")
-    if len(mesh.faces) == 0:
-        raise ValueError("mesh has no faces: nothing to export")
     if not np.issubdtype(mesh.faces.dtype, np.integer):
         raise ValueError(f"faces must be integers, got {mesh.faces.dtype}")
     if mesh.texture.shape[0] == 0 or mesh.texture.shape[1] == 0:
@@ -126,14 +190,10 @@ def _srgb_colors(mesh: TexturedMesh) -> np.ndarray:
     return np.clip(mesh.vertex_colors.astype(np.float32), 0.0, 1.0)
 
 
-def _srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB decoding; glTF COLOR_0 is linear."""
-    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-
-
 def _png_bytes(texture: np.ndarray) -> bytes:
+    """RGB, or RGBA for a cut-out part's alpha."""
     buffer = io.BytesIO()
-    Image.fromarray(texture, mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(texture).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -200,9 +260,29 @@ def _accessor_format(array: np.ndarray) -> tuple[int, str]:
     raise TypeError(f"no glTF accessor format for {array.dtype} {array.shape}")
 
 
-def _glb_bytes(mesh: TexturedMesh) -> bytes:
-    source, uvs, faces = _split_uv_seams(mesh)
+def _glb_bytes(meshes: list[TexturedMesh]) -> bytes:
     builder = _GlbBuilder()
+    gltf = builder.gltf
+    gltf.samplers = [pygltflib.Sampler(
+        magFilter=pygltflib.LINEAR, minFilter=pygltflib.LINEAR_MIPMAP_LINEAR,
+        wrapS=pygltflib.CLAMP_TO_EDGE, wrapT=pygltflib.CLAMP_TO_EDGE)]
+    for mesh in meshes:
+        _add_part(builder, mesh)
+    gltf.nodes = [pygltflib.Node(name=mesh.name, mesh=index)
+                  for index, mesh in enumerate(meshes)]
+    gltf.scenes = [pygltflib.Scene(nodes=list(range(len(meshes))))]
+    gltf.scene = 0
+    gltf.asset = pygltflib.Asset(version="2.0", generator="text2head")
+    return builder.to_bytes()
+
+
+def _add_part(builder: _GlbBuilder, mesh: TexturedMesh) -> None:
+    """Append the part's glTF mesh with its own material, texture and image.
+
+    No COLOR_0: glTF multiplies it with the base colour texture, and both hold the albedo,
+    so viewers would square it (too dark).
+    """
+    source, uvs, faces = _split_uv_seams(mesh)
     vertex_data = pygltflib.ARRAY_BUFFER
     attributes = pygltflib.Attributes(
         POSITION=builder.accessor(mesh.vertices[source].astype(np.float32), vertex_data,
@@ -210,8 +290,6 @@ def _glb_bytes(mesh: TexturedMesh) -> bytes:
         NORMAL=builder.accessor(_unit_normals(mesh)[source], vertex_data),
         TEXCOORD_0=builder.accessor(  # glTF puts the UV origin at the top-left
             np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]]).astype(np.float32), vertex_data),
-        COLOR_0=builder.accessor(
-            _srgb_to_linear(_srgb_colors(mesh)[source]).astype(np.float32), vertex_data),
     )
     # 65535 is the uint16 primitive-restart value, which glTF forbids as an index.
     index_dtype = np.uint16 if len(source) <= np.iinfo(np.uint16).max else np.uint32
@@ -222,57 +300,71 @@ def _glb_bytes(mesh: TexturedMesh) -> bytes:
             deltas[source].astype(np.float32), vertex_data, with_bounds=True))
         for deltas in (mesh.morph_deltas if mesh.morph_names else [])
     ]
-    _add_material(builder, mesh.texture)
-    gltf = builder.gltf
-    gltf.meshes = [pygltflib.Mesh(
-        name="head",
-        primitives=[pygltflib.Primitive(attributes=attributes, indices=indices, material=0,
+    builder.gltf.meshes.append(pygltflib.Mesh(
+        name=mesh.name,
+        primitives=[pygltflib.Primitive(attributes=attributes, indices=indices,
+                                        material=_add_material(builder, mesh),
                                         mode=pygltflib.TRIANGLES, targets=targets)],
         weights=[float(weight) for weight in mesh.morph_weights] if targets else None,
         extras={"targetNames": list(mesh.morph_names)} if targets else {},
-    )]
-    gltf.nodes = [pygltflib.Node(name="head", mesh=0)]
-    gltf.scenes = [pygltflib.Scene(nodes=[0])]
-    gltf.scene = 0
-    gltf.asset = pygltflib.Asset(version="2.0", generator="text2head")
-    return builder.to_bytes()
+    ))
 
 
-def _add_material(builder: _GlbBuilder, texture: np.ndarray) -> None:
-    """One PBR material whose base colour is the PNG texture, embedded in the buffer."""
+def _add_material(builder: _GlbBuilder, mesh: TexturedMesh) -> int:
+    """Add a PBR material whose base colour is the part's PNG (embedded in the buffer, using
+    sampler 0) and return its index. Cut-outs are double-sided: strand cards are one layer."""
     gltf = builder.gltf
-    gltf.images = [pygltflib.Image(bufferView=builder.buffer_view(_png_bytes(texture)),
-                                   mimeType="image/png")]
-    gltf.samplers = [pygltflib.Sampler(
-        magFilter=pygltflib.LINEAR, minFilter=pygltflib.LINEAR_MIPMAP_LINEAR,
-        wrapS=pygltflib.CLAMP_TO_EDGE, wrapT=pygltflib.CLAMP_TO_EDGE)]
-    gltf.textures = [pygltflib.Texture(source=0, sampler=0)]
-    gltf.materials = [pygltflib.Material(
-        name="head",
+    gltf.images.append(pygltflib.Image(bufferView=builder.buffer_view(_png_bytes(mesh.texture)),
+                                       mimeType="image/png"))
+    gltf.textures.append(pygltflib.Texture(source=len(gltf.images) - 1, sampler=0))
+    gltf.materials.append(pygltflib.Material(
+        name=mesh.name,
         pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
-            baseColorTexture=pygltflib.TextureInfo(index=0),
+            baseColorTexture=pygltflib.TextureInfo(index=len(gltf.textures) - 1),
             metallicFactor=0.0, roughnessFactor=ROUGHNESS),
-        doubleSided=False,
-    )]
+        alphaMode=pygltflib.MASK if mesh.cutout else pygltflib.OPAQUE,
+        alphaCutoff=ALPHA_CUTOFF if mesh.cutout else None,
+        doubleSided=mesh.cutout,
+    ))
+    return len(gltf.materials) - 1
 
 
 # ---------------------------------------------------------------------------------------------
 # OBJ + MTL
 
 
-def _obj_text(mesh: TexturedMesh, mtl_name: str, material: str) -> str:
-    """OBJ with per-attribute indices: positions and normals share indices, UVs are pooled."""
-    uvs, uv_index = np.unique(mesh.corner_uvs.reshape(-1, 2), axis=0, return_inverse=True)
-    vertex_index = mesh.faces.reshape(-1, 1).astype(np.int64) + 1
-    corners = np.column_stack([vertex_index, uv_index.reshape(-1, 1) + 1, vertex_index])
-    sections = [
-        f"# text2head\nmtllib {mtl_name}\no head\n",
-        _rows("v", np.column_stack([mesh.vertices, _srgb_colors(mesh)]), "%.7g"),
-        _rows("vt", uvs, "%.7g"),
-        _rows("vn", _unit_normals(mesh), "%.7g"),
-        f"usemtl {material}\n",
-        _rows("f", corners.reshape(-1, 9), "%d/%d/%d", group=3),
-    ]
+def _texture_stem(stem: str, mesh: TexturedMesh) -> str:
+    """The head part keeps the single-mesh names (`head.png`, material `head`)."""
+    return stem if mesh.name == "head" else f"{stem}_{mesh.name}"
+
+
+def _png_key(mesh: TexturedMesh) -> str:
+    return "png" if mesh.name == "head" else f"png_{mesh.name}"
+
+
+def _obj_text(meshes: list[TexturedMesh], textures: list[str], mtl_name: str) -> str:
+    """One `o` block per part, using the material named after its texture's stem.
+
+    Per-attribute indices: positions and normals share indices, UVs are pooled per part.
+    OBJ indices count from the file's start, so each block is offset by those before it.
+    """
+    sections = [f"# text2head\nmtllib {mtl_name}\n"]
+    vertex_offset = uv_offset = 1
+    for mesh, texture in zip(meshes, textures, strict=True):
+        uvs, uv_index = np.unique(mesh.corner_uvs.reshape(-1, 2), axis=0, return_inverse=True)
+        vertex_index = mesh.faces.reshape(-1, 1).astype(np.int64) + vertex_offset
+        corners = np.column_stack([vertex_index, uv_index.reshape(-1, 1) + uv_offset,
+                                   vertex_index])
+        sections += [
+            f"o {mesh.name}\n",
+            _rows("v", np.column_stack([mesh.vertices, _srgb_colors(mesh)]), "%.7g"),
+            _rows("vt", uvs, "%.7g"),
+            _rows("vn", _unit_normals(mesh), "%.7g"),
+            f"usemtl {Path(texture).stem}\n",
+            _rows("f", corners.reshape(-1, 9), "%d/%d/%d", group=3),
+        ]
+        vertex_offset += len(mesh.vertices)
+        uv_offset += len(uvs)
     return "".join(sections)
 
 
@@ -284,24 +376,34 @@ def _rows(keyword: str, array: np.ndarray, number_format: str, group: int = 1) -
     return buffer.getvalue()
 
 
-def _mtl_text(material: str, texture_name: str) -> str:
-    return (f"# text2head\nnewmtl {material}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
-            f"map_Kd {texture_name}\n")
+def _mtl_text(meshes: list[TexturedMesh], textures: list[str]) -> str:
+    """One material per part named after its texture; cut-outs take their alpha from it."""
+    materials = [
+        f"newmtl {Path(texture).stem}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
+        f"map_Kd {texture}\n" + (f"map_d {texture}\n" if mesh.cutout else "")
+        for mesh, texture in zip(meshes, textures, strict=True)
+    ]
+    return "# text2head\n" + "\n".join(materials)
 
 
 # ---------------------------------------------------------------------------------------------
 # PLY
 
 
-def _ply_bytes(mesh: TexturedMesh) -> bytes:
-    vertex = np.empty(len(mesh.vertices), dtype=[
+def _ply_bytes(meshes: list[TexturedMesh]) -> bytes:
+    """All parts as one mesh: their vertices one after another, faces offset to match."""
+    offsets = np.cumsum([0] + [len(mesh.vertices) for mesh in meshes])
+    vertex = np.empty(offsets[-1], dtype=[
         ("position", "<f4", 3), ("normal", "<f4", 3), ("color", "u1", 3)])
-    vertex["position"] = mesh.vertices
-    vertex["normal"] = _unit_normals(mesh)
-    vertex["color"] = np.round(_srgb_colors(mesh) * 255.0).astype(np.uint8)
-    face = np.empty(len(mesh.faces), dtype=[("count", "u1"), ("indices", "<i4", 3)])
+    vertex["position"] = np.concatenate([mesh.vertices for mesh in meshes])
+    vertex["normal"] = np.concatenate([_unit_normals(mesh) for mesh in meshes])
+    colors = np.concatenate([_srgb_colors(mesh) for mesh in meshes])
+    vertex["color"] = np.round(colors * 255.0).astype(np.uint8)
+    faces = np.concatenate([mesh.faces + offset
+                            for mesh, offset in zip(meshes, offsets[:-1], strict=True)])
+    face = np.empty(len(faces), dtype=[("count", "u1"), ("indices", "<i4", 3)])
     face["count"] = 3
-    face["indices"] = mesh.faces
+    face["indices"] = faces
     header = (
         "ply\nformat binary_little_endian 1.0\ncomment text2head\n"
         f"element vertex {len(vertex)}\n"

@@ -5,14 +5,22 @@ Kept free of torch so that exporters and other tools can build one from any sour
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
 class TexturedMesh:
     """One triangle mesh with a UV texture, vertex colours and optional morph targets.
+
+    A head is exported as several of these parts (head, hair, teeth, ...), told apart by
+    `name`, which becomes a node, material and file name, so it is kept to letters, digits,
+    `_` and `-`. An RGBA texture marks a cut-out part (hair strands, lashes): texels with
+    alpha below one half are holes.
 
     Conventions: metres, +Y up, the face looks toward +Z. UVs are per face corner in the
     OBJ/OpenGL convention (origin at the bottom-left of the image, v pointing up); `texture`
@@ -24,21 +32,30 @@ class TexturedMesh:
     corner_uvs: np.ndarray  # (F, 3, 2) float32
     normals: np.ndarray  # (V, 3) float32, unit length
     vertex_colors: np.ndarray  # (V, 3) float32 sRGB in [0, 1]
-    texture: np.ndarray  # (H, W, 3) uint8 sRGB
+    texture: np.ndarray  # (H, W, 3) uint8 sRGB, or (H, W, 4) with alpha for cut-outs
     morph_names: list[str] = field(default_factory=list)
     morph_deltas: np.ndarray | None = None  # (K, V, 3) float32 vertex offsets per target
     morph_weights: np.ndarray | None = None  # (K,) float32 default weights in [0, 1]
+    name: str = "head"
+
+    @property
+    def cutout(self) -> bool:
+        """Whether the texture's alpha cuts holes into the surface (an RGBA texture)."""
+        return self.texture.shape[2] == 4
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError(f"name must be letters, digits, '_' or '-', got {self.name!r}")
         n_vertices = len(self.vertices)
         _check_shape("vertices", self.vertices, (n_vertices, 3))
         _check_shape("faces", self.faces, (len(self.faces), 3))
         _check_shape("corner_uvs", self.corner_uvs, (len(self.faces), 3, 2))
         _check_shape("normals", self.normals, (n_vertices, 3))
         _check_shape("vertex_colors", self.vertex_colors, (n_vertices, 3))
-        if self.texture.ndim != 3 or self.texture.shape[2] != 3 or self.texture.dtype != np.uint8:
-            raise ValueError(f"texture must be (H, W, 3) uint8, got {self.texture.shape} "
-                             f"{self.texture.dtype}")
+        texture = self.texture
+        if texture.ndim != 3 or texture.shape[2] not in (3, 4) or texture.dtype != np.uint8:
+            raise ValueError(f"texture must be (H, W, 3) or (H, W, 4) uint8, got "
+                             f"{texture.shape} {texture.dtype}")
         if len(self.faces) and (self.faces.min() < 0 or self.faces.max() >= n_vertices):
             raise ValueError("faces index vertices that do not exist")
         n_morphs = len(self.morph_names)

@@ -1,0 +1,115 @@
+"""A multi-part GLB in three.js (npm `three`, in tests/js) in headless Chromium: the parts load
+as named meshes with the same 52 morph targets and the intended materials, and WebGL
+(SwiftShader, no GPU needed) draws the head and moves every part when jawOpen changes.
+
+Renders go to the test's tmp folder (threejs-jaw-*.png).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from gltf_validator import INSTALL_COMMAND, JS_DIR
+from head_parts import hair, teeth
+from PIL import Image
+
+from text2head.export import export_glb
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [  # WebGL on SwiftShader (CPU), the same on every machine
+    "--headless", "--no-sandbox", "--disable-gpu", "--use-gl=angle", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"]
+ORIGIN = "http://text2head.test"  # answered by the page's route handler, never the network
+CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
+                 ".glb": "model/gltf-binary"}
+STALL = "GPU stall due to ReadPixels"  # SwiftShader's performance note, not a problem
+TIMEOUT_MS = 120_000  # SwiftShader on two shared cores
+
+
+@pytest.fixture(scope="module")
+def parts(head_model):
+    head = head_model.to_mesh(head_model.neutral(), texture_size=256)
+    return [head, hair(head), teeth(head)]
+
+
+@pytest.fixture(scope="module")
+def page(parts, tmp_path_factory):
+    """The probe page with the exported GLB loaded (window.probe set)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
+    if not (JS_DIR / "node_modules" / "three").is_dir():
+        pytest.fail(f"three.js is not installed; run `{INSTALL_COMMAND}` from the repository root")
+    from playwright.sync_api import sync_playwright
+
+    glb = export_glb(parts, tmp_path_factory.mktemp("threejs") / "head.glb")
+
+    def serve(route) -> None:
+        """/head.glb, and files under tests/js (node_modules may be a symlink)."""
+        relative = urlparse(route.request.url).path.lstrip("/")
+        file = glb if relative == "head.glb" else JS_DIR / relative
+        if ".." in Path(relative).parts or file.suffix not in CONTENT_TYPES or not file.is_file():
+            route.fulfill(status=404)
+        else:
+            route.fulfill(path=file, content_type=CONTENT_TYPES[file.suffix])
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: errors.append(message.text) if message.type in (
+                "error", "warning") and not message.text.endswith(STALL) else None)
+            page.route(f"{ORIGIN}/**", serve)
+            page.goto(f"{ORIGIN}/threejs_probe.html?model=/head.glb")
+            page.wait_for_function("window.probe !== undefined")
+            probe = page.evaluate("window.probe")
+            assert "error" not in probe, f"three.js failed: {probe['error']}\n{errors}"
+            assert not errors, f"browser errors or warnings: {errors}"
+            yield page
+        finally:
+            browser.close()
+
+
+def render(page, influences: dict[str, float]) -> np.ndarray:
+    """One frame as (H, W, 4) uint8, top row first."""
+    size = page.evaluate("window.probe.size")
+    pixels = base64.b64decode(page.evaluate("(i) => window.renderWith(i)", influences))
+    return np.frombuffer(pixels, np.uint8).reshape(size, size, 4)[::-1]
+
+
+def test_parts_load_as_meshes_with_shared_morph_targets_and_materials(page, parts):
+    meshes = page.evaluate("window.probe.meshes")
+    assert [mesh["name"] for mesh in meshes] == [part.name for part in parts]
+    for mesh, part in zip(meshes, parts, strict=True):
+        assert mesh["morphNames"] == list(parts[0].morph_names), part.name  # same names, order
+        assert mesh["morphInfluences"] == 52
+        assert mesh["hasMap"] and mesh["vertexColors"] is False, part.name
+        assert (mesh["alphaTest"] > 0) == part.cutout, part.name
+        assert mesh["doubleSided"] == part.cutout, part.name
+
+
+def test_webgl_draws_the_head_and_jaw_open_moves_it(page, tmp_path):
+    background = page.evaluate("window.probe.background")
+    closed, again = render(page, {"jawOpen": 0.0}), render(page, {"jawOpen": 0.0})
+    opened = render(page, {"jawOpen": 1.0})
+    for name, frame in (("closed", closed), ("open", opened)):
+        Image.fromarray(frame).save(tmp_path / f"threejs-jaw-{name}.png")
+    drawn = (closed[..., :3] != np.array([background >> 16, background >> 8 & 255,
+                                          background & 255])).any(axis=2)
+    size = len(drawn)
+    centre = drawn[3 * size // 8: 5 * size // 8, 3 * size // 8: 5 * size // 8]
+    assert centre.all(), f"only {centre.mean():.0%} of the centre shows the head"
+    assert drawn.mean() < 0.9, "the head fills the whole frame: camera or background is off"
+    np.testing.assert_array_equal(closed, again)  # deterministic, so a difference is the morph
+    changed = (opened != closed).any(axis=2)
+    assert changed.sum() > 100, f"jawOpen changed only {changed.sum()} pixels"
+    lower_half = changed[size // 2:].sum() / changed.sum()
+    assert lower_half > 0.9, f"jawOpen changed the upper half too ({1 - lower_half:.0%})"
