@@ -34,7 +34,7 @@ def write_head(
 ) -> dict[str, Path]:
     """head.glb, head.obj (+ .mtl, .png), head.ply, params.json and preview.png in `out_dir`."""
     out = prepare_output_dir(out_dir)
-    files = export_all(model.to_mesh(head, texture_size=texture_size), out, stem="head")
+    files = export_all(model.to_meshes(head, texture_size=texture_size), out, stem="head")
     files["params"] = write_text_atomic(out / "params.json", model.to_json(head) + "\n")
     if preview:
         files["preview"] = out / "preview.png"

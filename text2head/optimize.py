@@ -23,9 +23,11 @@ import torch
 from text2head import priors
 from text2head.guidance import CLIPGuide
 from text2head.heads import GROUPS, HeadModel, HeadParams
+from text2head.heads.params import Styles
 from text2head.preview import render_head, render_scene
 from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
+from text2head.styles import DEFAULT_CHOICES, choose_styles
 
 SCORE_VIEWS = ("front", "three_quarter", "left")
 OPTIMIZABLE = (*GROUPS, "texture")
@@ -50,6 +52,8 @@ class RunConfig:
     yaw_range: tuple[float, float] = (-60.0, 60.0)
     weights: dict[str, float] = field(default_factory=dict)
     learning_rates: dict[str, float] = field(default_factory=dict)
+    # Part kinds whose style CLIP chooses before step 1 (empty: keep the start head's).
+    choose_styles: tuple[str, ...] = DEFAULT_CHOICES
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -70,6 +74,10 @@ class RunConfig:
             raise ValueError(f"yaw_range must satisfy -180 <= low < high <= 180, got "
                              f"{self.yaw_range}")
         LiveSettings(self.weights, self.learning_rates)  # raises on a bad name or value
+        unknown = set(self.choose_styles) - set(Styles.kinds())
+        if unknown:
+            raise ValueError(f"unknown part kind(s) {sorted(unknown)} in choose_styles; "
+                             f"known: {', '.join(Styles.kinds())}")
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -125,6 +133,7 @@ class Optimization:
         self.reference = None if reference is None else reference.detach().to(self.device)
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
+        self.style_scores: dict[str, dict[str, float]] = {}  # filled before step 1
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -138,6 +147,10 @@ class Optimization:
     def __iter__(self) -> Iterator[StepResult]:
         config = self.config
         generator = torch.Generator().manual_seed(config.seed)
+        if config.choose_styles and self.reference is None:
+            self.start, self.style_scores = choose_styles(
+                self.model, self.guide, self.start, config.prompt, config.choose_styles,
+                SCORE_VIEWS, config.resolution)
         leaves = self._leaves()
         optimizer = torch.optim.Adam(
             [{"params": tensors, "name": name} for name, tensors in leaves.items()]
@@ -170,7 +183,7 @@ class Optimization:
                       for g in self.start.texture)
         if "texture" in self.config.groups:
             leaves["texture"] = list(grids)
-        self.head = HeadParams(**values, texture=grids)
+        self.head = HeadParams(**values, texture=grids, styles=self.start.styles)
         return leaves
 
     def _step(self, step, leaves, optimizer, weights, generator) -> StepResult:

@@ -21,6 +21,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "prior_expression": 0.01,
     "prior_pose": 0.01,
     "prior_appearance": 0.01,
+    "prior_hair": 0.01,  # hair colour, volume, length, brows, beard, teeth
     "prior_texture": 0.1,  # mean squared residual
     "expression_sparsity": 0.005,  # L1 of the expression weights
     "texture_smoothness": 0.5,  # total variation of the residual
@@ -35,6 +36,7 @@ DEFAULT_LEARNING_RATES: dict[str, float] = {
     "expression": 0.04,
     "pose": 0.5,
     "appearance": 0.03,
+    "hair": 0.03,
     "texture": 0.05,
 }
 

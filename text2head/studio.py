@@ -21,11 +21,10 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 from PIL import Image
@@ -459,12 +458,9 @@ class Session:
         return downloads_from(write_head(self.model, self.head, folder, preview=False))
 
     def viewer_glb(self, head: HeadParams) -> Path:
-        """A light GLB of a head for the 3D viewer, with white vertex colours: the viewer
-        multiplies them with the texture, and as both carry the albedo (see the README's
-        viewer note) the downloadable GLB would look too dark and too red there."""
-        mesh = self.model.to_mesh(head, texture_size=VIEWER_TEXTURE)
-        mesh = replace(mesh, vertex_colors=np.ones_like(mesh.vertex_colors))
-        return export_glb(mesh, self.new_folder("viewer") / "head.glb")
+        """A light GLB (small textures) of a head and its parts for the 3D viewer."""
+        meshes = self.model.to_meshes(head, texture_size=VIEWER_TEXTURE)
+        return export_glb(meshes, self.new_folder("viewer") / "head.glb")
 
     def close(self) -> None:
         self.stop()

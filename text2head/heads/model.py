@@ -16,11 +16,11 @@ from text2head.geometry import vertex_normals
 from text2head.heads import blendshapes, params, parts, specs
 from text2head.heads.appearance import AlbedoModel, sample_texture
 from text2head.heads.hair_colour import hair_colour
+from text2head.heads.meshes import head_meshes
 from text2head.heads.params import GroupSpec, HeadParams
 from text2head.heads.parts import PartLibrary, PartMesh
 from text2head.heads.scene import Scene, SceneComposer
 from text2head.heads.strands import fibre_noise
-from text2head.mesh import TexturedMesh
 
 DEFAULT_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_model.npz"
 RESIDUAL_SIZES = (8, 16, 32, 64, 128, 256)
@@ -49,7 +49,7 @@ class HeadModel(torch.nn.Module):
     """Built-in head: identity, local shape, expression, pose and appearance parameters.
 
     Use `neutral()`/`sample()` to get parameters, `decode()` to get geometry and albedo,
-    `to_mesh()` for exporters, and `to_json()`/`from_json()` to save and restore a head.
+    `to_meshes()` for exporters, and `to_json()`/`from_json()` to save and restore a head.
     """
 
     def __init__(self, asset: str | Path = DEFAULT_ASSET, texture_size: int = 256,
@@ -230,6 +230,14 @@ class HeadModel(torch.nn.Module):
         """The head and its parts as one renderable mesh (see `text2head.heads.scene`)."""
         return self._scenes.compose(head, self.decode(head) if decoded is None else decoded)
 
+    def scene_tile(self, kind: str, size: int, head: HeadParams) -> torch.Tensor:
+        """(4, size, size) luminance and alpha a strand part is textured with (for export)."""
+        return self._scenes.tile(kind, size, self.hair_value(head.hair, "beard_density"))
+
+    def to_meshes(self, head: HeadParams, index: int = 0, texture_size: int = 1024):
+        """One head as `TexturedMesh`es: the head, then every part (see `heads.meshes`)."""
+        return head_meshes(self, head, index, texture_size)
+
     # ----- parts ------------------------------------------------------------------------
     def hair_value(self, hair: torch.Tensor, name: str) -> torch.Tensor:
         """(B,) one named parameter of the hair group."""
@@ -340,32 +348,8 @@ class HeadModel(torch.nn.Module):
 
     # ----- export -----------------------------------------------------------------------
     def to_mesh(self, head: HeadParams, index: int = 0, texture_size: int = 1024):
-        """One head as a `TexturedMesh` with the 52 ARKit expressions as morph targets.
-
-        The base mesh is the head with its expression removed, so that base + weighted
-        targets reproduces the decoded head exactly with the current expression as weights.
-        """
-        with torch.no_grad():
-            one = head.select(index)
-            out = self.decode(one, texture_size)
-            n_expr = len(self.specs["expression"].params)
-            start = self.n_phenotype_basis
-            deltas = self.basis[start : start + n_expr].reshape(n_expr, -1, 3)
-            deltas = deltas @ out.rotation[0].T
-            weights = one.expression[0]
-            base = out.vertices[0] - torch.einsum("k,kvc->vc", weights, deltas)
-            texture = (out.texture[0].permute(1, 2, 0) * 255).round().clamp(0, 255)
-            return TexturedMesh(
-                vertices=base.cpu().numpy(),
-                faces=self.faces.cpu().numpy().astype(np.int32),
-                corner_uvs=self.corner_uvs.cpu().numpy(),
-                normals=vertex_normals(base[None], self.faces)[0].cpu().numpy(),
-                vertex_colors=out.vertex_colors[0].cpu().numpy(),
-                texture=texture.to(torch.uint8).cpu().numpy(),
-                morph_names=self.specs["expression"].names,
-                morph_deltas=deltas.cpu().numpy(),
-                morph_weights=weights.cpu().numpy(),
-            )
+        """The head alone (no parts) as a `TexturedMesh` with the 52 ARKit morph targets."""
+        return self.to_meshes(head, index, texture_size)[0]
 
     # ----- helpers ----------------------------------------------------------------------
     def _zero_residual(self, batch_size: int) -> tuple[torch.Tensor, ...]:

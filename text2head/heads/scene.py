@@ -88,25 +88,28 @@ class SceneComposer:
         """(B, 4, T, 5T): the head albedo (opaque) beside the part tiles."""
         batch, _, size, _ = head_texture.shape
         like = head_texture
-        hair, fine, noise = self._strand_tiles(size, like)
+        hair, fine, _ = self._strand_tiles(size, like)
         opaque = like.new_ones(batch, 1, size, size)
-        # Denser beards cut away fewer texels of the fibre pattern.
-        beard_alpha = (noise[None] < (0.25 + 0.6 * beard_density)[:, None, None]).to(like)
-        beard = torch.cat([(0.75 + 0.35 * noise)[None].expand(batch, 3, -1, -1),
-                           beard_alpha[:, None]], dim=1)
-        tiles = [torch.cat([head_texture, opaque], 1), beard,
+        tiles = [torch.cat([head_texture, opaque], 1), self._beard_tile(size, beard_density),
                  hair.expand(batch, -1, -1, -1), fine.expand(batch, -1, -1, -1),
                  like.new_ones(batch, 4, size, size)]
         return torch.cat(tiles, dim=3)
 
-    def tile(self, kind: str, size: int, like: Tensor) -> Tensor:
+    def tile(self, kind: str, size: int, beard_density: Tensor) -> Tensor:
         """(4, size, size) the luminance/alpha tile a strand part is textured with."""
-        hair, fine, noise = self._strand_tiles(size, like)
+        hair, fine, _ = self._strand_tiles(size, beard_density)
         if kind == "hair":
             return hair[0]
         if kind in ("eyebrows", "eyelashes"):
             return fine[0]
-        return torch.cat([(0.75 + 0.35 * noise).expand(3, -1, -1), noise[None]])
+        return self._beard_tile(size, beard_density[:1])[0]
+
+    def _beard_tile(self, size: int, density: Tensor) -> Tensor:
+        """(B, 4, size, size) beard fibres; denser beards cut away fewer texels."""
+        noise = self._strand_tiles(size, density)[2]
+        alpha = (noise[None] < (0.25 + 0.6 * density)[:, None, None]).to(noise)
+        luminance = (0.75 + 0.35 * noise)[None].expand(len(density), 3, -1, -1)
+        return torch.cat([luminance, alpha[:, None]], dim=1)
 
     def _strand_tiles(self, size: int, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         key = (size, like.device, like.dtype)

@@ -1,17 +1,22 @@
 """Exact z-buffer rasterization with differentiable perspective-correct barycentrics.
 
 Which triangle is nearest at a pixel centre is a discrete decision, so it is made without autograd
-in one vectorised pass (candidate pixel/triangle pairs from bounding boxes, edge-function inside
-test, per-pixel minimum of a packed depth|triangle key). The barycentrics of the covered pixels are
-then recomputed from the projected vertices under autograd, which is cheap and lets gradients reach
-vertex positions. Contour gradients come from `silhouettes.antialias`.
+in one vectorised pass (candidate pixel/triangle pairs from the span each triangle covers on each
+pixel row, edge-function inside test, per-pixel minimum of a packed depth|triangle key). The
+barycentrics of the covered pixels are then recomputed from the projected vertices under autograd,
+which is cheap and lets gradients reach vertex positions. Contour gradients come from
+`silhouettes.antialias`.
+
+Cut-out faces (alpha-tested cards such as hair strands) take part in the same pass: a candidate
+pixel of such a face is dropped before the depth minimum where the face is transparent, so the
+surface behind it wins there and one pass gives correct occlusion between all layers.
 
 Screen space: x to the right and y down in pixels, pixel (x, y) has its centre at (x + .5, y + .5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +26,23 @@ from torch import Tensor
 # open a crack between two triangles that share an edge (the depth test picks one of them).
 _INSIDE_TOLERANCE = 1e-6
 _NO_HIT = torch.iinfo(torch.int64).max
+# Row spans are widened by this much relative rounding slack (barycentric units, and pixels), far
+# more than float32 rounding, so that they hold every pixel centre the inside test accepts.
+_SPAN_SLACK = 1e-4
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """Faces whose pixels are holes wherever `opaque` says they are not opaque.
+
+    `opaque(view, face, barycentrics)` gets (N,) view and face indices and the (N, 3)
+    perspective-correct barycentrics of candidate pixels and returns (N,) bool. It only sees
+    candidates of these faces, so its cost follows their screen area. Cut-out faces are never
+    culled: cards are single layers that must be seen from both sides.
+    """
+
+    faces: Tensor  # (F,) bool
+    opaque: Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,6 +57,7 @@ class Fragments:
     barycentrics: Tensor  # (N, 3) perspective-correct, differentiable
     screen: Tensor  # (B, V, 2) vertex positions in pixels, differentiable
     front_facing: Tensor  # (B, F) bool: counter-clockwise on screen (seen from outside)
+    w: Tensor  # (B, V) detached clip-space w of the vertices, their distance along the view axis
 
     @property
     def alpha(self) -> Tensor:
@@ -86,22 +109,30 @@ def signed_areas(corners: Tensor) -> Tensor:
 
 
 def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
-              cull_backfaces: bool = True) -> Fragments:
+              cull_backfaces: bool = True, *, double_sided: Tensor | None = None,
+              cutout: Cutout | None = None) -> Fragments:
     """Rasterize triangles `faces` (F, 3) of clip-space vertices (B, V, 4) into B images.
 
     Triangles with a vertex at or behind the camera plane (w <= 0) are dropped, not clipped.
     With `cull_backfaces`, only front-facing triangles can be seen, which halves the work on a
-    closed mesh; otherwise back faces are visible too (e.g. through the neck opening).
+    closed mesh; otherwise back faces are visible too (e.g. through the neck opening). Faces in
+    the (F,) bool mask `double_sided` and cut-out faces are never culled.
     """
     if clip.ndim != 3 or clip.shape[-1] != 4:
         raise ValueError(f"clip vertices must be (B, V, 4), got {tuple(clip.shape)}")
     if faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
+    for name, mask in (("double_sided", double_sided), ("cutout.faces", cutout and cutout.faces)):
+        if mask is not None and (mask.shape != (len(faces),) or mask.dtype != torch.bool):
+            raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got "
+                             f"{mask.dtype} {tuple(mask.shape)}")
     faces = faces.long()
     screen = to_screen(clip, height, width)
     w = clip[..., 3]
+    if cutout is not None:
+        double_sided = cutout.faces if double_sided is None else double_sided | cutout.faces
     triangle_id, depth, front_facing = _nearest_triangles(
-        screen.detach(), w.detach(), faces, height, width, cull_backfaces)
+        screen.detach(), w.detach(), faces, height, width, cull_backfaces, double_sided, cutout)
 
     pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
     face = triangle_id.reshape(-1)[pixels]
@@ -112,7 +143,8 @@ def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
     # correct.
     weighted = screen_bary / gather_rows(w.reshape(-1), corner_ids)
     barycentrics = weighted / weighted.sum(-1, keepdim=True)
-    return Fragments(triangle_id, depth, pixels, view, face, barycentrics, screen, front_facing)
+    return Fragments(triangle_id, depth, pixels, view, face, barycentrics, screen, front_facing,
+                     w.detach())
 
 
 def gather_rows(table: Tensor, index: Tensor) -> Tensor:
@@ -133,10 +165,49 @@ def pixel_centres(pixels: Tensor, height: int, width: int,
     return view, (rest % width).to(dtype) + 0.5, (rest // width).to(dtype) + 0.5
 
 
+def _spread(counts: Tensor) -> Tensor:
+    """Index i repeated counts[i] times: which entry each of the sum(counts) items belongs to."""
+    return torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
+
+
+def _offsets(counts: Tensor, owner: Tensor) -> Tensor:
+    """0, 1, ..., counts[i] - 1 for the items of each entry i, given owner = _spread(counts)."""
+    starts = torch.cumsum(counts, 0) - counts
+    return torch.arange(len(owner), device=owner.device) - gather_rows(starts, owner)
+
+
+def _span(a1: Tensor, a2: Tensor, c1: Tensor, c2: Tensor, x0: Tensor, low: Tensor,
+          high: Tensor) -> tuple[Tensor, Tensor]:
+    """First and last pixel x (int64, last < first when empty) of each row span, clipped to
+    [low, high], that can hold pixel centres with l1 = a1 * dx + c1 >= 0, l2 = a2 * dx + c2 >= 0
+    and l1 + l2 <= 1, where dx = x + 1/2 - x0.
+
+    Each constraint reads a * dx >= b. Every b is relaxed by rounding slack and the bounds are
+    widened by some more, so that the span is a superset of what the inside test accepts.
+    """
+    a = torch.stack([a1, a2, -(a1 + a2)])
+    b = torch.stack([-_INSIDE_TOLERANCE - c1, -_INSIDE_TOLERANCE - c2,
+                     c1 + c2 - 1 - _INSIDE_TOLERANCE])
+    b = b - _SPAN_SLACK * (1 + c1.abs() + c2.abs())
+    # The pixel centres of the box lie at dx in [lowest, highest]; bounds are clamped just past
+    # that range, so that they stay finite.
+    lowest = low.to(x0.dtype) + 0.5 - x0
+    highest = high.to(x0.dtype) + 0.5 - x0
+    bound = torch.minimum(torch.maximum(b / torch.where(a == 0, 1, a), lowest - 1), highest + 1)
+    empty = ((a == 0) & (b > 0)).any(0)
+    lower = torch.where(a > 0, bound, lowest - 1).amax(0)
+    upper = torch.where(a < 0, bound, highest + 1).amin(0)
+    slack = _SPAN_SLACK * (1 + x0.abs() + bound.abs().amax(0))
+    first = (x0 + lower - slack - 0.5).ceil().long().clamp(min=low)
+    last = (x0 + upper + slack - 0.5).floor().long().clamp(max=high)
+    return first, torch.where(empty, first - 1, last)
+
+
 @torch.no_grad()
 def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, width: int,
-                       cull_backfaces: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """Triangle id and depth of the nearest triangle at every pixel centre, plus facing."""
+                       cull_backfaces: bool, double_sided: Tensor | None,
+                       cutout: Cutout | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Triangle id and depth of the nearest opaque triangle at every pixel centre, plus facing."""
     n_views = screen.shape[0]
     corners = screen[:, faces]  # (B, F, 3, 2)
     corner_w = w[:, faces]  # (B, F, 3)
@@ -144,7 +215,7 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     front_facing = area < 0
     keep = (corner_w > 0).all(-1) & (area != 0)
     if cull_backfaces:
-        keep &= front_facing
+        keep &= front_facing if double_sided is None else front_facing | double_sided
 
     # Pixel-centre bounding boxes; coordinates are clamped first so that far-away vertices
     # cannot overflow the integer conversion.
@@ -152,37 +223,65 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     high = (corners.amax(2).clamp(-1, max(height, width) + 1) - 0.5).floor().long()
     low = low.clamp(min=0)
     high = torch.minimum(high, torch.tensor([width - 1, height - 1], device=screen.device))
-    size = (high - low + 1).clamp(min=0)
-    count = size[..., 0] * size[..., 1] * keep
+    n_rows = (high[..., 1] - low[..., 1] + 1).clamp(min=0) * (keep & (high[..., 0] >= low[..., 0]))
 
-    # One row per (view, face) with pixels to test; rows are gathered per candidate pixel with
-    # index_select, the fast gather on CPU.
-    view, face = torch.nonzero(count).unbind(1)
-    count = count[view, face]
+    # One entry per (view, face) with pixel rows to scan. Those of cut-out faces come last, so
+    # that their candidates are one slice.
+    if cutout is None:
+        view, face = torch.nonzero(n_rows).unbind(1)
+    else:
+        solid = torch.nonzero(n_rows * ~cutout.faces)
+        view, face = torch.cat([solid, torch.nonzero(n_rows * cutout.faces)]).unbind(1)
+    n_rows, low, high = n_rows[view, face], low[view, face], high[view, face]
     origin, gradients = _barycentric_gradients(corners[view, face])
     inverse_w = 1.0 / corner_w[view, face]
-    floats = torch.cat([origin, gradients, inverse_w[:, :1], inverse_w[:, 1:] - inverse_w[:, :1]],
-                       dim=1)
-    start = torch.cumsum(count, 0) - count
-    ints = torch.stack([*low[view, face].unbind(-1), size[view, face, 0], start, face,
-                        view * (height * width)], dim=1)
-    owner = torch.repeat_interleave(torch.arange(len(count), device=screen.device), count)
-    x0, y0, *gradients, w0, w1, w2 = floats.index_select(0, owner).unbind(1)
-    low_x, low_y, box_width, start, face, base = ints.index_select(0, owner).unbind(1)
-    local = torch.arange(len(owner), device=screen.device) - start
-    x = low_x + local % box_width
-    y = low_y + local // box_width
+    x0, y0, l1_x, l1_y, l2_x, l2_y, w0, w1, w2 = torch.cat(
+        [origin, gradients, inverse_w[:, :1], inverse_w[:, 1:] - inverse_w[:, :1]], dim=1
+    ).T.contiguous()
 
-    l1, l2 = _barycentrics_12(gradients, x.to(screen.dtype) + 0.5 - x0,
-                              y.to(screen.dtype) + 0.5 - y0)
+    # One span per (triangle, pixel row). Per-triangle values are gathered one column at a time:
+    # a 1-D index_select is the fastest gather on CPU and keeps the arithmetic contiguous.
+    triangle = _spread(n_rows)
+    y = gather_rows(low[:, 1].contiguous(), triangle) + _offsets(n_rows, triangle)
+    span_x0 = gather_rows(x0, triangle)
+    dy = y.to(screen.dtype) + 0.5 - gather_rows(y0, triangle)
+    a1, a2 = gather_rows(l1_x, triangle), gather_rows(l2_x, triangle)
+    c1, c2 = gather_rows(l1_y, triangle) * dy, gather_rows(l2_y, triangle) * dy
+    first, last = _span(a1, a2, c1, c2, span_x0,
+                        gather_rows(low[:, 0].contiguous(), triangle),
+                        gather_rows(high[:, 0].contiguous(), triangle))
+
+    # Candidates: the pixels of each span, tested exactly as l1 = l1_x * dx + l1_y * dy, ....
+    length = (last - first + 1).clamp(min=0)
+    span = _spread(length)
+    x = gather_rows(first, span) + _offsets(length, span)
+    dx = x.to(screen.dtype) + 0.5 - gather_rows(span_x0, span)
+    l1 = gather_rows(a1, span) * dx + gather_rows(c1, span)
+    l2 = gather_rows(a2, span) * dx + gather_rows(c2, span)
     inside = ((l1 >= -_INSIDE_TOLERANCE) & (l2 >= -_INSIDE_TOLERANCE)
               & (l1 + l2 <= 1 + _INSIDE_TOLERANCE))
+
+    # Only covered candidates go on.
+    hits = torch.nonzero(inside).squeeze(1)
+    span = span.index_select(0, hits)
+    l1, l2, x = l1.index_select(0, hits), l2.index_select(0, hits), x.index_select(0, hits)
+    y = gather_rows(y, span)
+    owner = gather_rows(triangle, span)  # ascending
+    w0, w1, w2 = gather_rows(w0, owner), gather_rows(w1, owner), gather_rows(w2, owner)
     # Screen barycentrics interpolate 1/w linearly; positive float32 bit patterns sort like the
     # floats, so the per-pixel minimum of (depth bits << 32 | face) is the nearest triangle.
     depth = 1.0 / (w0 + l1 * w1 + l2 * w2)
-    key = (depth.float().view(torch.int32).long() << 32) | face
-    key = torch.where(inside, key, _NO_HIT)
-    pixel = base + y * width + x
+    hit_view, hit_face = gather_rows(view, owner), gather_rows(face, owner)
+    key = (depth.float().view(torch.int32).long() << 32) | hit_face
+    if cutout is not None:
+        # The covered candidates of cut-out faces are a tail: drop the transparent ones.
+        tail = int(torch.searchsorted(owner, len(solid)))
+        b1 = l1[tail:] * (w0[tail:] + w1[tail:]) * depth[tail:]
+        b2 = l2[tail:] * (w0[tail:] + w2[tail:]) * depth[tail:]
+        opaque = cutout.opaque(hit_view[tail:], hit_face[tail:],
+                               torch.stack([1 - b1 - b2, b1, b2], dim=1))
+        key[tail:] = torch.where(opaque, key[tail:], _NO_HIT)
+    pixel = hit_view * (height * width) + y * width + x
 
     best = torch.full((n_views * height * width,), _NO_HIT, dtype=torch.int64, device=screen.device)
     best.scatter_reduce_(0, pixel, key, reduce="amin")

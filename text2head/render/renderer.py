@@ -10,8 +10,16 @@ from torch import Tensor
 
 from ..geometry import vertex_normals
 from .cameras import Cameras
-from .rasterize import rasterize
-from .shading import Lights, interpolate, interpolate_corners, sample_texture, shade
+from .rasterize import Fragments, gather_rows, rasterize
+from .shading import (
+    Lights,
+    interpolate,
+    interpolate_corners,
+    sample_texture,
+    shade,
+    shade_hair,
+    texture_cutout,
+)
 from .silhouettes import antialias, face_neighbors
 
 # Surface colour when neither a texture nor vertex colours are given (shape-only previews).
@@ -34,7 +42,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
            background: Tensor | Sequence[float] | float = 1.0,
            resolution: int | tuple[int, int] = 224, cull_backfaces: bool = True,
            antialiased: bool = True, neighbors: Tensor | None = None,
-           normals: Tensor | None = None) -> RenderOutput:
+           normals: Tensor | None = None, cutout_faces: Tensor | None = None,
+           hair_faces: Tensor | None = None, tangents: Tensor | None = None) -> RenderOutput:
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
     Albedo is the texture (1 or B, 3, Ht, Wt) looked up at corner_uvs (F, 3, 2), times the
@@ -44,6 +53,13 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     silhouette pixels, which is what gives contour vertices their gradients. `neighbors` (from
     `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every call,
     and `normals` (like vertices) when the caller already has the vertex normals.
+
+    Cards (hair, eyebrows, eyelashes: thin quads textured with strands) need two more things.
+    The texture may carry alpha as a fourth channel; faces in the (F,) bool mask `cutout_faces`
+    are holes where it is below 1/2, so what lies behind shows through (see `texture_cutout`).
+    Faces in the (F,) bool mask `hair_faces` are shaded as strands along `tangents`
+    (1 or B, V, 3, root to tip), see `shade_hair`. Cut-out and hair faces are seen from both
+    sides whatever `cull_backfaces` says, lit from the side the camera sees.
     """
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     faces = faces.long()
@@ -54,30 +70,36 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
         raise ValueError("texture and corner_uvs must be given together")
     if corner_uvs is not None and corner_uvs.shape != (len(faces), 3, 2):
         raise ValueError(f"corner_uvs must be ({len(faces)}, 3, 2), got {tuple(corner_uvs.shape)}")
+    if texture is not None and (texture.ndim != 4 or texture.shape[1] not in (3, 4)):
+        raise ValueError(f"texture must be (1 or B, 3 or 4, Ht, Wt), got {tuple(texture.shape)}")
+    _check_cards(vertices, faces, len(cameras), texture, cutout_faces, hair_faces, tangents)
     cameras = cameras.to(vertices.device, vertices.dtype)
     lights = (lights or Lights.default()).to(vertices.device, vertices.dtype)
     n_views = len(cameras)
     if len(lights) not in (1, n_views):
         raise ValueError(f"lights must hold 1 or {n_views} sets, got {len(lights)}")
 
+    cutout = None
+    if cutout_faces is not None:
+        cutout = texture_cutout(cutout_faces, texture[:, 3].detach(), corner_uvs)
     fragments = rasterize(cameras.to_clip(vertices, width / height), faces, height, width,
-                          cull_backfaces)
+                          cull_backfaces, double_sided=hair_faces, cutout=cutout)
     albedo = vertices.new_full((len(fragments.pixels), 3), _PLAIN_ALBEDO)
     if texture is not None:
         uv = interpolate_corners(corner_uvs.to(vertices), fragments)
-        albedo = sample_texture(texture.to(vertices), fragments.view, uv)
+        albedo = sample_texture(texture[:, :3].to(vertices), fragments.view, uv)
     if vertex_colors is not None:
         colors = interpolate(vertex_colors.to(vertices), fragments, faces)
         albedo = colors if texture is None else albedo * colors
     normal = torch.nn.functional.normalize(
         interpolate(vertex_normals(vertices, faces) if normals is None else normals.to(vertices),
                     fragments, faces), dim=-1)
-    if not cull_backfaces:
+    if not cull_backfaces or cutout is not None or hair_faces is not None:
         # A visible back face is lit from the side the camera sees.
         back = ~fragments.front_facing[fragments.view, fragments.face]
         normal = torch.where(back[:, None], -normal, normal)
-    position = interpolate(vertices, fragments, faces)
-    color = shade(albedo, normal, position, fragments.view, cameras.eye, cameras.rotation, lights)
+    color = _shade(albedo, normal, interpolate(vertices, fragments, faces), fragments, faces,
+                   cameras, lights, hair_faces, tangents)
 
     # Composite as (pixels, RGBA) rows, the layout that antialiasing blends.
     surface = torch.cat([color, torch.ones_like(color[:, :1])], dim=1)
@@ -87,10 +109,49 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     if antialiased:
         if neighbors is None:
             neighbors = face_neighbors(faces)
-        image = antialias(image, fragments, faces, neighbors)
+        image = antialias(image, fragments, faces, neighbors, cutout)
     image = image.clamp(0, 1).view(n_views, height, width, 4).permute(0, 3, 1, 2)
     depth = torch.where(torch.isfinite(fragments.depth), fragments.depth, 0.0)
     return RenderOutput(image[:, :3], image[:, 3:], depth[:, None], fragments.triangle_id)
+
+
+def _shade(albedo: Tensor, normal: Tensor, position: Tensor, fragments: Fragments,
+           faces: Tensor, cameras: Cameras, lights: Lights, hair_faces: Tensor | None,
+           tangents: Tensor | None) -> Tensor:
+    """Colour (N, 3) of the covered pixels: `shade_hair` on hair faces, `shade` elsewhere."""
+    if hair_faces is None:
+        return shade(albedo, normal, position, fragments.view, cameras.eye, cameras.rotation,
+                     lights)
+    hair = hair_faces[fragments.face]
+    skin_rows, hair_rows = torch.nonzero(~hair).squeeze(1), torch.nonzero(hair).squeeze(1)
+    albedo_s, normal_s, position_s, view_s = (
+        gather_rows(x, skin_rows) for x in (albedo, normal, position, fragments.view))
+    skin = shade(albedo_s, normal_s, position_s, view_s, cameras.eye, cameras.rotation, lights)
+    albedo_h, normal_h, position_h, view_h = (
+        gather_rows(x, hair_rows) for x in (albedo, normal, position, fragments.view))
+    tangent = interpolate(tangents.to(albedo), fragments, faces, hair_rows)
+    hair = shade_hair(albedo_h, normal_h, tangent, position_h, view_h, cameras.eye,
+                      cameras.rotation, lights)
+    return albedo.new_zeros(albedo.shape).index_put((skin_rows,), skin).index_put(
+        (hair_rows,), hair)
+
+
+def _check_cards(vertices: Tensor, faces: Tensor, n_views: int, texture: Tensor | None,
+                 cutout_faces: Tensor | None, hair_faces: Tensor | None,
+                 tangents: Tensor | None) -> None:
+    """Raise ValueError naming the first bad card argument."""
+    for name, mask in (("cutout_faces", cutout_faces), ("hair_faces", hair_faces)):
+        if mask is not None and (mask.shape != (len(faces),) or mask.dtype != torch.bool):
+            raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got {mask.dtype} "
+                             f"{tuple(mask.shape)}")
+    if cutout_faces is not None and (texture is None or texture.shape[1] != 4):
+        raise ValueError("cutout_faces needs a texture with alpha as its fourth channel")
+    if (tangents is None) != (hair_faces is None):
+        raise ValueError("tangents and hair_faces must be given together")
+    if tangents is not None and (tangents.ndim != 3 or tangents.shape[1:] != vertices.shape[1:]
+                                 or len(tangents) not in (1, n_views)):
+        raise ValueError(f"tangents must be (1 or {n_views}, {vertices.shape[1]}, 3), got "
+                         f"{tuple(tangents.shape)}")
 
 
 def _background_rows(background: Tensor | Sequence[float] | float, like: Tensor, n_views: int,

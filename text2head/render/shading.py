@@ -12,7 +12,20 @@ import torch
 from torch import Tensor
 from torch.nn.functional import normalize
 
-from .rasterize import Fragments, gather_rows
+from .rasterize import Cutout, Fragments, gather_rows
+
+# Texels with a lower alpha are holes in cut-out faces.
+ALPHA_CUTOFF = 0.5
+# Kajiya-Kay hair: the primary highlight's exponent, and the second highlight (light that passed
+# through the strand, hence tinted by it) relative to it: weaker, broader, and shifted toward the
+# tips by tilting the tangent along the normal (Scheuermann 2004).
+HAIR_SHININESS = 60.0
+_SECONDARY_WEIGHT = 0.5
+_SECONDARY_SHININESS_RATIO = 0.5
+_SECONDARY_SHIFT = 0.25
+# Hair lit from the side facing away from a light is dimmed only gradually: the strands scatter
+# light around the head. N.l is wrapped by this much before clamping.
+_HAIR_WRAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,12 +83,17 @@ def batch_rows(view: Tensor, batch_size: int) -> Tensor:
     return view if batch_size > 1 else torch.zeros_like(view)
 
 
-def interpolate(values: Tensor, fragments: Fragments, faces: Tensor) -> Tensor:
-    """Per-vertex attributes (1 or B, V, C) at the covered pixels (N, C)."""
+def interpolate(values: Tensor, fragments: Fragments, faces: Tensor,
+                pixels: Tensor | None = None) -> Tensor:
+    """Per-vertex attributes (1 or B, V, C) at the covered pixels (N, C), or at the subset
+    `pixels` (M,) of their rows only, for attributes that only some faces use."""
     n_values, n_vertices, channels = values.shape
-    rows = batch_rows(fragments.view, n_values)[:, None] * n_vertices + faces[fragments.face]
+    view, face, barycentrics = fragments.view, fragments.face, fragments.barycentrics
+    if pixels is not None:
+        view, face, barycentrics = view[pixels], face[pixels], barycentrics[pixels]
+    rows = batch_rows(view, n_values)[:, None] * n_vertices + faces[face]
     corner_values = gather_rows(values.reshape(-1, channels), rows)  # (N, 3, C)
-    return (fragments.barycentrics[..., None] * corner_values).sum(1)
+    return (barycentrics[..., None] * corner_values).sum(1)
 
 
 def interpolate_corners(corner_values: Tensor, fragments: Fragments) -> Tensor:
@@ -112,6 +130,31 @@ def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
     return top * (1 - fy) + bottom * fy
 
 
+def texture_cutout(faces: Tensor, alpha: Tensor, corner_uvs: Tensor) -> Cutout:
+    """Cut-out of the (F,) bool `faces` where the alpha texture (1 or B, Ht, Wt) at the corner
+    UVs (F, 3, 2) is below ALPHA_CUTOFF.
+
+    The test reads the nearest texel, not a bilinear blend: visibility is a yes/no decision
+    anyway, and one lookup per candidate pixel keeps the hair's many candidates cheap. Cut
+    edges therefore follow texel borders.
+    """
+    n_textures, height, width = alpha.shape
+    opaque_texels = (alpha >= ALPHA_CUTOFF).reshape(-1)
+    corner_uvs = corner_uvs.detach().reshape(-1, 6)
+
+    def opaque(view: Tensor, face: Tensor, barycentrics: Tensor) -> Tensor:
+        corners = gather_rows(corner_uvs.to(barycentrics), face).view(-1, 3, 2)
+        # A sum over the corner axis would be a slow strided reduction.
+        uv = (corners[:, 0] * barycentrics[:, :1] + corners[:, 1] * barycentrics[:, 1:2]
+              + corners[:, 2] * barycentrics[:, 2:])
+        # Non-negative floats truncate to their floor; the clamps also catch huge values.
+        x = (uv[:, 0] * width).clamp(0, width - 1).long()
+        y = ((1 - uv[:, 1]) * height).clamp(0, height - 1).long()
+        return opaque_texels[batch_rows(view, n_textures) * (height * width) + y * width + x]
+
+    return Cutout(faces, opaque)
+
+
 def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
           camera_rotation: Tensor, lights: Lights) -> Tensor:
     """Lambert plus Blinn-Phong colour (N, 3) of covered pixels.
@@ -130,3 +173,39 @@ def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: T
     diffuse = gather_rows(lights.ambient, light)[:, None] + (intensity * lambert).sum(1)
     specular = gather_rows(lights.specular, light)[:, None] * (intensity * highlight).sum(1)
     return albedo * diffuse + specular
+
+
+def shade_hair(albedo: Tensor, normal: Tensor, tangent: Tensor, position: Tensor, view: Tensor,
+               eye: Tensor, camera_rotation: Tensor, lights: Lights,
+               shininess: float = HAIR_SHININESS) -> Tensor:
+    """Kajiya-Kay colour (N, 3) of hair pixels, arguments as in `shade` plus strand directions.
+
+    A strand is a thin cylinder, not a surface: it scatters light by its direction T (tangent,
+    (N, 3), root to tip, need not be unit), so diffuse light goes with sin(T, l) and the
+    highlight peaks where the halfway vector is perpendicular to the strand, sin(T, h) ** p:
+    a band across the strands that moves with the light. The lights' specular weight scales
+    the highlights. Both terms fade on the side turned away from a light (wrapped N.l).
+    """
+    light = batch_rows(view, len(lights))
+    to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world
+    to_light = gather_rows(to_light, view)  # (N, L, 3)
+    intensity = gather_rows(lights.intensities, light)[..., None]  # (N, L, 1)
+    to_eye = normalize(gather_rows(eye, view) - position, dim=-1)
+    halfway = normalize(to_light + to_eye[:, None], dim=-1)
+    tangent = normalize(tangent, dim=-1)
+    shifted = normalize(tangent + _SECONDARY_SHIFT * normal, dim=-1)
+    facing = ((to_light @ normal[..., None] + _HAIR_WRAP) / (1 + _HAIR_WRAP)).clamp(min=0)
+    lit = intensity * facing  # (N, L, 1)
+    diffuse = (gather_rows(lights.ambient, light)[:, None]
+               + (lit * _sine(to_light, tangent)).sum(1))
+    primary = (lit * _sine(halfway, tangent) ** shininess).sum(1)
+    secondary = (lit * _sine(halfway, shifted) ** (shininess * _SECONDARY_SHININESS_RATIO)).sum(1)
+    specular = gather_rows(lights.specular, light)[:, None]
+    return albedo * (diffuse + specular * _SECONDARY_WEIGHT * secondary) + specular * primary
+
+
+def _sine(directions: Tensor, axis: Tensor) -> Tensor:
+    """Sine (N, L, 1) of the angles between unit directions (N, L, 3) and unit axes (N, 3)."""
+    cosine = directions @ axis[..., None]
+    # Clamped away from 0, where the square root's derivative is infinite.
+    return (1 - cosine**2).clamp(min=1e-12).sqrt()

