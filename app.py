@@ -15,17 +15,16 @@ import time
 import gradio as gr
 import torch
 
+from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.preview import contact_sheet
 from text2head.studio import (
-    EDIT_CONTROLS,
     WEIGHT_CONTROLS,
     Downloads,
     Studio,
     clip_choices,
     clip_label,
     downloads_from,
-    edit_values,
     loss_figure,
     preview_image,
     status_line,
@@ -123,15 +122,21 @@ class Handlers:
         return preview_image(self.studio.model, session.head), _status(
             f"Random head, seed {int(seed)}. Edit it below or continue optimizing it.", "", 0, 0)
 
-    def edit_values(self, request: gr.Request) -> list[float]:
-        """The edit sliders set to the head on show."""
+    def edit_values(self, request: gr.Request) -> list:
+        """The edit sliders and style menus set to the head on show."""
         session = self.studio.session(request.session_hash)
-        return edit_values(self.studio.model, session.base)
+        return [*edit_values(self.studio.model, session.base), *style_values(session.base)]
 
     def edit(self, request: gr.Request, *values):
-        """Re-render the head with the edit sliders applied (no CLIP)."""
+        """Re-render the head with the edit sliders and style menus applied (no CLIP)."""
         session = self.studio.session(request.session_hash)
-        return session.edit({c.label: v for c, v in zip(EDIT_CONTROLS, values, strict=True)})
+        sliders, menus = values[:len(EDIT_CONTROLS)], values[len(EDIT_CONTROLS):]
+        styles = {kind: choice for (_, kind), choice in zip(STYLE_MENUS, menus, strict=True)}
+        try:
+            return session.edit(
+                {c.label: v for c, v in zip(EDIT_CONTROLS, sliders, strict=True)}, styles)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
 
     def export(self, request: gr.Request):
         """Every download of the head on show, and the 3D viewer."""
@@ -226,7 +231,8 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         sync_edits = {"fn": handlers.edit_values, "inputs": None, "outputs": edits, **private}
         pick_seed = {"fn": handlers.pick_seed, "inputs": [seed, randomize], "outputs": seed,
                      "queue": False, **private}
-        gr.on([slider.release for slider in edits], handlers.edit, edits, preview,
+        changes = [c.release if isinstance(c, gr.Slider) else c.input for c in edits]
+        gr.on(changes, handlers.edit, edits, preview,
               api_name="edit", **quiet).success(
             handlers.export, None, [viewer, *files], api_name="export", **quiet)
         run_inputs = [prompt, negative, seed, steps, views, clip, lr_scale, *weights]
@@ -250,20 +256,26 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
 
 
-def _edit_sliders(studio: Studio) -> list[gr.Slider]:
-    """The edit sliders, one tab per section, returned in EDIT_CONTROLS order."""
-    sliders = {}
-    values = dict(zip(EDIT_CONTROLS, edit_values(studio.model, studio.model.neutral()),
-                      strict=True))
+def _edit_sliders(studio: Studio) -> list[gr.Slider | gr.Dropdown]:
+    """The edit sliders, one tab per section, in EDIT_CONTROLS order, then the part style
+    menus (in the "Hair & face details" tab) in STYLE_MENUS order."""
+    sliders, menus = {}, []
+    neutral = studio.model.neutral()
+    values = dict(zip(EDIT_CONTROLS, edit_values(studio.model, neutral), strict=True))
     for section in dict.fromkeys(control.section for control in EDIT_CONTROLS):
         with gr.Tab(section):
+            if section == HAIR_SECTION:
+                for (label, kind), value in zip(STYLE_MENUS, style_values(neutral),
+                                                strict=True):
+                    menus.append(gr.Dropdown(list(studio.model.known_styles[kind]),
+                                             value=value, label=label))
             for control in EDIT_CONTROLS:
                 if control.section == section:
                     low, high = control.bounds(studio.model)
                     sliders[control] = gr.Slider(low, high, values[control],
                                                  step=control.step(studio.model),
                                                  label=control.label)
-    return [sliders[control] for control in EDIT_CONTROLS]
+    return [*(sliders[control] for control in EDIT_CONTROLS), *menus]
 
 
 def main() -> None:

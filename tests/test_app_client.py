@@ -16,7 +16,7 @@ from app_server import app_process, running_app
 from gltf_validator import assert_valid_glb
 from gradio_client import Client
 
-from text2head.studio import EDIT_CONTROLS, edit_values
+from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
 
 pytestmark = pytest.mark.slow
 RESULT_SECONDS = 600  # generous: other test runs share the two cores
@@ -112,10 +112,13 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
                 client.predict(prompt="a face", steps=5, api_name="/generate")
             random_preview, status = client.predict(3, api_name="/random_head")
             assert "seed 3" in status
-            values = edit_values(head_model, head_model.sample(torch.Generator().manual_seed(3)))
+            random = head_model.sample(torch.Generator().manual_seed(3))
+            values = edit_values(head_model, random)
             smile = [c.label for c in EDIT_CONTROLS].index("Smile")
             values[smile] = 0.9
-            edited_preview = client.predict(*values, api_name="/edit")
+            styles = style_values(random)
+            styles[[kind for _, kind in STYLE_MENUS].index("facial_hair")] = "full_beard"
+            edited_preview = client.predict(*values, *styles, api_name="/edit")
             assert Path(edited_preview).read_bytes() != Path(random_preview).read_bytes()
             _, glb, obj_zip, ply, params = client.predict(api_name="/export")
         finally:
@@ -123,5 +126,6 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
         assert_valid_glb(glb)
         head = head_model.from_json(Path(params).read_text(encoding="utf-8"))
         assert EDIT_CONTROLS[smile].read(head_model, head) == pytest.approx(0.9, abs=1e-4)
+        assert head.styles.facial_hair == "full_beard"
         assert list(temp.glob("text2head-studio-*")), "the sessions' folder is in TMPDIR"
     assert not list(temp.glob("text2head-studio-*")), "session files must go at shutdown"

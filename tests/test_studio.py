@@ -10,17 +10,15 @@ import torch
 
 from text2head import api
 from text2head.bundle import write_head
+from text2head.edits import EDIT_CONTROLS, apply_edits, edit_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.guidance.loading import RANDOM_LABEL
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS
 from text2head.studio import (
-    EDIT_CONTROLS,
     WEIGHT_CONTROLS,
     Studio,
-    apply_edits,
     clip_label,
     downloads_from,
-    edit_values,
     learning_rates,
     loss_figure,
     run_weights,

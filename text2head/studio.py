@@ -31,6 +31,7 @@ from PIL import Image
 
 from text2head import api
 from text2head.bundle import write_head
+from text2head.edits import apply_edits
 from text2head.export import export_glb
 from text2head.guidance import CLIPGuide, default_clip_spec
 from text2head.guidance.loading import RANDOM_LABEL, parse_clip_spec
@@ -84,108 +85,6 @@ def run_weights(values: Mapping[str, float], editing: bool) -> dict[str, float]:
 def learning_rates(scale: float) -> dict[str, float]:
     """Every group's default learning rate times one slider value."""
     return {name: rate * float(scale) for name, rate in DEFAULT_LEARNING_RATES.items()}
-
-
-@dataclass(frozen=True)
-class EditControl:
-    """A named edit slider: moves one or more parameters of a group by the same amount
-    (left and right halves, or the parts of one expression), keeping their differences."""
-
-    label: str
-    section: str
-    group: str
-    names: tuple[str, ...]
-
-    def bounds(self, model: HeadModel) -> tuple[float, float]:
-        spec = model.specs[self.group].params[model.specs[self.group].index(self.names[0])]
-        return spec.low, spec.high
-
-    def step(self, model: HeadModel) -> float:
-        """The slider resolution: a change smaller than half of it is not an edit."""
-        low, high = self.bounds(model)
-        return (high - low) / 200
-
-    def read(self, model: HeadModel, head: HeadParams) -> float:
-        """The mean of the driven parameters of the first head."""
-        values = getattr(head, self.group)[0]
-        return float(sum(values[model.specs[self.group].index(n)] for n in self.names)
-                     / len(self.names))
-
-
-def _edit(label: str, section: str, group: str, *names: str) -> EditControl:
-    return EditControl(label, section, group, names)
-
-
-def _sides(label: str, section: str, group: str, name: str) -> EditControl:
-    """A control moving the left and right versions of a parameter together."""
-    if group == "expression":
-        return _edit(label, section, group, f"{name}Left", f"{name}Right")
-    return _edit(label, section, group, f"l-{name}", f"r-{name}")
-
-
-EDIT_CONTROLS = (
-    _edit("Age", "Identity", "identity", "age"),
-    _edit("Gender (masculine → feminine)", "Identity", "identity", "gender"),
-    _edit("Weight", "Identity", "identity", "weight"),
-    _edit("Muscle", "Identity", "identity", "muscle"),
-    _edit("Skin tone (melanin)", "Identity", "appearance", "skin_melanin"),
-    _edit("Skin redness", "Identity", "appearance", "skin_haemoglobin"),
-    _edit("Nose size", "Face shape", "local_shape", "nose-volume-incr"),
-    _edit("Nose width", "Face shape", "local_shape", "nose-scale-horiz-incr"),
-    _edit("Nose length", "Face shape", "local_shape", "nose-scale-vert-incr"),
-    _edit("Nose hump", "Face shape", "local_shape", "nose-hump-incr"),
-    _edit("Chin prominence", "Face shape", "local_shape", "chin-prominent-incr"),
-    _edit("Chin width", "Face shape", "local_shape", "chin-width-incr"),
-    _sides("Cheekbones", "Face shape", "local_shape", "cheek-bones-incr"),
-    _sides("Cheek volume", "Face shape", "local_shape", "cheek-volume-incr"),
-    _sides("Eye size", "Face shape", "local_shape", "eye-scale-incr"),
-    _edit("Mouth width", "Face shape", "local_shape", "mouth-scale-horiz-incr"),
-    _edit("Lip volume", "Face shape", "local_shape", "mouth-upperlip-volume-incr",
-          "mouth-lowerlip-volume-incr"),
-    _sides("Ear size", "Face shape", "local_shape", "ear-scale-incr"),
-    _edit("Forehead height", "Face shape", "local_shape", "forehead-scale-vert-incr"),
-    _edit("Head width", "Face shape", "local_shape", "head-scale-horiz-incr"),
-    _sides("Smile", "Mouth", "expression", "mouthSmile"),
-    _sides("Frown", "Mouth", "expression", "mouthFrown"),
-    _edit("Jaw open", "Mouth", "expression", "jawOpen"),
-    _edit("Pucker", "Mouth", "expression", "mouthPucker"),
-    _edit("Cheek puff", "Mouth", "expression", "cheekPuff"),
-    _edit("Tongue out", "Mouth", "expression", "tongueOut"),
-    _sides("Blink", "Eyes and brows", "expression", "eyeBlink"),
-    _sides("Squint", "Eyes and brows", "expression", "eyeSquint"),
-    _sides("Eyes wide", "Eyes and brows", "expression", "eyeWide"),
-    _edit("Brows raised", "Eyes and brows", "expression", "browInnerUp", "browOuterUpLeft",
-          "browOuterUpRight"),
-    _sides("Brows lowered", "Eyes and brows", "expression", "browDown"),
-    _sides("Sneer", "Eyes and brows", "expression", "noseSneer"),
-    _edit("Turn (yaw, degrees)", "Pose", "pose", "yaw"),
-    _edit("Nod (pitch, degrees)", "Pose", "pose", "pitch"),
-)
-
-
-def edit_values(model: HeadModel, head: HeadParams) -> list[float]:
-    """The value of every edit control for a head, in `EDIT_CONTROLS` order."""
-    return [round(control.read(model, head), 4) for control in EDIT_CONTROLS]
-
-
-def apply_edits(model: HeadModel, base: HeadParams, values: Mapping[str, float]) -> HeadParams:
-    """`base` with each control (by label) moved to its new value; controls within half a
-    slider step of the base's value are left alone, so that untouched sliders (whose shown
-    values are rounded) keep the base exactly, asymmetries included."""
-    groups = {name: value.detach().clone() for name, value in base.groups()}
-    for control in EDIT_CONTROLS:
-        if control.label not in values:
-            continue
-        shift = float(values[control.label]) - control.read(model, base)
-        if abs(shift) < control.step(model) / 2:
-            continue
-        spec = model.specs[control.group]
-        for name in control.names:
-            index = spec.index(name)
-            low, high = spec.params[index].low, spec.params[index].high
-            column = groups[control.group][:, index]
-            groups[control.group][:, index] = (column + shift).clamp(low, high)
-    return HeadParams(**groups, texture=tuple(t.detach().clone() for t in base.texture))
 
 
 # ----- pictures --------------------------------------------------------------------------------
@@ -439,9 +338,11 @@ class Session:
         """Show `head` and make it the starting point of edits."""
         self.base = self.head = head.detach()
 
-    def edit(self, values: Mapping[str, float]) -> Image.Image:
-        """Apply the edit sliders (by label) to the base head and render the result."""
-        self.head = apply_edits(self.model, self.base, values)
+    def edit(self, values: Mapping[str, float],
+             styles: Mapping[str, str] | None = None) -> Image.Image:
+        """Apply the edit sliders (by label) and part styles (by kind) to the base head and
+        render the result."""
+        self.head = apply_edits(self.model, self.base, values, styles)
         return preview_image(self.model, self.head)
 
     def new_folder(self, kind: str) -> Path:
