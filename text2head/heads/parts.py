@@ -96,6 +96,8 @@ class PartLibrary(torch.nn.Module):
         self.register_buffer("beard_weights", torch.from_numpy(arrays["beard.weights"]))
         self.register_buffer("beard_uv_masks",
                              torch.from_numpy(arrays["beard.uv_masks"]).float() / 255)
+        self.register_buffer("scalp_uv_masks",
+                             torch.from_numpy(arrays["hair.scalp_masks"]).float() / 255)
 
     def known_styles(self) -> dict[str, tuple[str, ...]]:
         """Every style name per part kind, "none" first."""
@@ -123,6 +125,10 @@ class PartLibrary(torch.nn.Module):
         """(H, W) UV-space weight of the region a style paints (stubble: the full beard)."""
         region = "full_beard" if style == STUBBLE else style
         return self.beard_uv_masks[self.beard_styles.index(region)]
+
+    def scalp_mask(self, style: str) -> Tensor:
+        """(H, W) UV-space weight of the scalp a hair style covers."""
+        return self.scalp_uv_masks[self.card_styles["hair"].index(style)]
 
     def beard_vertex_weight(self, style: str) -> Tensor:
         return self.beard_weights[self.beard_styles.index(style)]
