@@ -108,3 +108,24 @@ def test_runtime_never_imports_anny():
     code = ("import sys; from text2head.heads import HeadModel; HeadModel(); "
             "import text2head.cli; assert 'anny' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_style_option_fixes_parts_and_names_known_styles(tmp_path, capsys):
+    out = tmp_path / "styled"
+    assert main(["random", "--seed", "2", "--style", "hair=mohawk", "--out", str(out)]) == 2
+    assert "unknown hair style 'mohawk'; known: none, afro01" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["random", "--seed", "2", "--style", "hair=afro01", "--style",
+                 "facial_hair=goatee", "--out", str(out), "--texture-size", "64"]) == 0
+    styles = json.loads((out / "params.json").read_text())["styles"]
+    assert (styles["hair"], styles["facial_hair"]) == ("afro01", "goatee")
+    nodes = {node.name for node in GLTF2().load(str(out / "head.glb")).nodes}
+    assert {"head", "hair", "eyebrows", "eyelashes", "teeth", "facial_hair"} <= nodes
+    assert_valid_glb(out / "head.glb")
+
+
+def test_most_random_heads_have_hair_brows_lashes_and_teeth(head_model):
+    kinds = [set(head_model.decode(head_model.sample(torch.Generator().manual_seed(seed))).parts)
+             for seed in range(20)]
+    with_all = sum({"hair", "eyebrows", "eyelashes", "teeth"} <= k for k in kinds)
+    assert with_all >= 14

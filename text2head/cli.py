@@ -16,6 +16,7 @@ from text2head.bundle import prepare_output_dir, write_head
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadModel
 from text2head.optimize import Optimization
+from text2head.styles import DEFAULT_CHOICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    _add_style_option(parser)
     parser.add_argument("--negative", help="what the head should not look like")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--views", type=int, default=2, help="rendered views per step")
@@ -87,25 +89,34 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
+def _add_style_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", action="append", default=[], metavar="PART=STYLE",
+                        help="fix a part's style, e.g. hair=long01, facial_hair=full_beard, "
+                        "eyebrows=none (parts: hair, eyebrows, eyelashes, teeth, facial_hair)")
+
+
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    _add_style_option(parser)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--texture-size", type=int, default=1024,
                         help="exported texture resolution (default 1024)")
 
 
 def run_random(args: argparse.Namespace) -> None:
-    out = prepare_output_dir(args.out)
     model = HeadModel()
     head = model.sample(torch.Generator().manual_seed(args.seed))
+    head = _with_styles(model, head, args.style)
+    out = prepare_output_dir(args.out)
     _report(write_head(model, head, out, texture_size=args.texture_size))
 
 
 def run_export(args: argparse.Namespace) -> None:
-    out = prepare_output_dir(args.out)
     if not args.params.is_file():
         raise FileNotFoundError(f"parameter file not found: {args.params}")
     model = HeadModel()
-    head = model.from_json(args.params.read_text(encoding="utf-8"))
+    head = _with_styles(model, model.from_json(args.params.read_text(encoding="utf-8")),
+                        args.style)
+    out = prepare_output_dir(args.out)
     _report(write_head(model, head, out, texture_size=args.texture_size))
 
 
@@ -121,20 +132,26 @@ def run_generate(args: argparse.Namespace) -> None:
 
 def run_edit(args: argparse.Namespace) -> None:
     model = HeadModel()
-    start = api.load_params(model, args.params)
+    start = _with_styles(model, api.load_params(model, args.params), args.style)
     weights = {**api.EDIT_WEIGHTS, "identity_preservation": args.identity_weight}
     _optimize(args, args.prompt, args.out, start=start, model=model, extra_weights=weights)
 
 
 def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_weights=None):
     weights = {**(extra_weights or {}), **_parse_weights(args.weight)}
+    fixed = _parse_styles(args.style)
+    if start is None and fixed:
+        model = model or HeadModel()
+        start = _with_styles(model, model.neutral(), args.style)
+    # Styles the command line fixes are kept; CLIP chooses the others.
+    choose = tuple(kind for kind in DEFAULT_CHOICES if kind not in fixed)
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
                       out=out, negative=args.negative, steps=args.steps, views=args.views,
                       seed=args.seed, augmentations=args.augmentations,
-                      view_prompts=args.view_prompts, weights=weights)
+                      view_prompts=args.view_prompts, weights=weights, choose_styles=choose)
     print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
     history = _iterate_with_progress(run)
     result = api.finish(run, history, out)
@@ -155,6 +172,28 @@ def _iterate_with_progress(run: Optimization) -> list[dict[str, float]]:
             bar.set_postfix(status)
             bar.update()
     return history
+
+
+def _parse_styles(items: list[str]) -> dict[str, str]:
+    styles = {}
+    for item in items:
+        kind, sep, name = item.partition("=")
+        if not sep or not kind.strip() or not name.strip():
+            raise ValueError(f"--style expects PART=STYLE (e.g. hair=long01), got {item!r}")
+        styles[kind.strip()] = name.strip()
+    return styles
+
+
+def _with_styles(model: HeadModel, head, items: list[str]):
+    """`head` with the --style choices; an unknown part or style names the known ones."""
+    styles = _parse_styles(items)
+    unknown = set(styles) - set(model.known_styles)
+    if unknown:
+        raise ValueError(f"unknown part(s) {sorted(unknown)} in --style; known: "
+                         f"{', '.join(model.known_styles)}")
+    head = head.with_styles(**styles)
+    model.validate(head)
+    return head
 
 
 def _parse_weights(items: list[str]) -> dict[str, float]:
