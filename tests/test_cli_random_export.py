@@ -26,9 +26,13 @@ def random_out(tmp_path_factory):
 
 
 def test_random_writes_every_file(random_out):
-    for name in FILES:
+    styles = json.loads((random_out / "params.json").read_text())["styles"]
+    part_textures = {f"head_{kind}.png" for kind, style in styles.items()
+                     if style != "none" and kind != "teeth"} | {"head_teeth.png"}
+    for name in (*FILES, *part_textures):
         assert (random_out / name).stat().st_size > 0, name
-    assert not [p for p in random_out.iterdir() if p.name not in FILES]  # no temporaries left
+    expected = set(FILES) | part_textures
+    assert not [p for p in random_out.iterdir() if p.name not in expected]  # no temporaries
 
 
 def test_export_rebuilds_identical_meshes(random_out, tmp_path):
@@ -39,15 +43,18 @@ def test_export_rebuilds_identical_meshes(random_out, tmp_path):
 
 
 def test_exported_files_load_back(random_out, head_model):
-    n_faces = len(head_model.faces)
+    head = head_model.from_json((random_out / "params.json").read_text())
+    parts = head_model.to_meshes(head, texture_size=8)
+    n_faces = sum(len(part.faces) for part in parts)
+    n_vertices = sum(len(part.vertices) for part in parts)
     glb = trimesh.load(random_out / "head.glb", force="mesh")
     obj = trimesh.load(random_out / "head.obj", force="mesh", process=False)
     ply = trimesh.load(random_out / "head.ply", process=False)
-    assert len(ply.vertices) == len(head_model.template) and len(ply.faces) == n_faces
+    assert len(ply.vertices) == n_vertices and len(ply.faces) == n_faces
     for mesh in (glb, obj):
         assert len(mesh.faces) == n_faces
-        # Seams split vertices, but the set of positions is the head's.
-        assert len(np.unique(mesh.vertices.round(6), axis=0)) <= len(head_model.template)
+        # Seams split vertices, but the set of positions is the parts'.
+        assert len(np.unique(mesh.vertices.round(6), axis=0)) <= n_vertices
         assert np.allclose(mesh.bounds, ply.bounds, atol=1e-5)
 
 
@@ -94,7 +101,7 @@ def test_export_rejects_missing_and_bad_files(tmp_path, capsys):
     bad.write_text(json.dumps({"format": "text2head.params/1", "identity": {"agee": 1}}))
     assert main(["export", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "unknown identity parameter 'agee'" in capsys.readouterr().err
-    assert not list((tmp_path / "o").iterdir())  # nothing half-written
+    assert not (tmp_path / "o").exists()  # nothing written, not even the folder
 
 
 def test_output_path_that_is_a_file(tmp_path, capsys):

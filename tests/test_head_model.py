@@ -96,14 +96,15 @@ def test_skin_is_watertight_and_wound_outward(head_model):
 
 
 def test_gradients_reach_every_parameter(head_model, generator):
-    head = head_model.sample(generator)
+    head = head_model.sample(generator).with_styles(hair="long01", facial_hair="full_beard")
     head.expression = head.expression.clamp_min(0.05)  # inside the range on both sides
+    head.hair = head.hair.clamp(0.05, 0.95)  # pigments plus shifts away from their bounds
     leaves = head.map(lambda t: t.clone().requires_grad_(True))
     out = head_model.decode(leaves)
-    weights = [torch.randn(t.shape, generator=generator)
-               for t in (out.vertices, out.normals, out.texture, out.vertex_colors)]
-    loss = sum((w * t).sum() for w, t in zip(
-        weights, (out.vertices, out.normals, out.texture, out.vertex_colors), strict=True))
+    outputs = (out.vertices, out.normals, out.texture, out.vertex_colors,
+               *(part.vertices for part in out.parts.values()), *out.part_colours.values())
+    weights = [torch.randn(t.shape, generator=generator) for t in outputs]
+    loss = sum((w * t).sum() for w, t in zip(weights, outputs, strict=True))
     loss.backward()
     for name, value in leaves.groups():
         grad = value.grad
@@ -154,7 +155,7 @@ def test_missing_names_take_neutral_values(head_model):
          "'nose-scale-horiz-incr' is NaN"),
         (lambda d: d["pose"].update(yaw=float("inf")), "'yaw' is infinite"),
         (lambda d: d["appearance"].update(skin_melanin="dark"), "'skin_melanin' must be a number"),
-        (lambda d: d.update(hair={}), "unknown parameter group(s) ['hair']"),
+        (lambda d: d.update(hats={}), "unknown parameter group(s) ['hats']"),
         (lambda d: d.update(format="other"), "not a text2head parameter file"),
         (lambda d: d.update(texture_residual=[{"shape": [3, 9, 9], "float32_base64": ""}] * 6),
          "texture_residual level 0"),

@@ -51,8 +51,7 @@ def test_disabled_groups_stay_fixed(head_model, guide):
 def test_clip_similarity_rises(head_model, guide):
     cameras = Cameras.named_views(SCORE_VIEWS)
     with torch.no_grad():
-        images = render_head(head_model, head_model.decode(head_model.neutral()), cameras,
-                             resolution=224)
+        images = render_head(head_model, head_model.neutral(), cameras, resolution=224)
     before = float(guide.clip_score(images, PROMPT).mean())
     run, _ = run_steps(head_model, guide, steps=30, preview_every=5)
     assert run.best.clip_score > before + 0.5
@@ -147,7 +146,7 @@ def test_edit_with_high_identity_weight_stays_close(head_model, guide, generator
         ({"weights": {"clip": float("nan")}}, "'clip' must be finite"),
         ({"weights": {"beauty": 1.0}}, "unknown loss weight 'beauty'"),
         ({"learning_rates": {"identity": float("inf")}}, "'identity' must be finite"),
-        ({"groups": ("hair",)}, "unknown parameter group(s) ['hair']"),
+        ({"groups": ("hats",)}, "unknown parameter group(s) ['hats']"),
         ({"negative": " "}, "negative prompt is empty"),
     ],
 )

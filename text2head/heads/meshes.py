@@ -35,16 +35,24 @@ def head_meshes(model, head: HeadParams, index: int = 0,
                                        torch.eye(len(names)).to(weights)]))
     shapes = model.decode(probes, GEOMETRY_TEXTURE)
 
-    def base_and_deltas(vertices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return vertices[0], vertices[1:] - vertices[:1]
+    # Decoding re-centres every head on its skin, which an expression moves; targets are
+    # measured without that shift so that each moves only what its expression moves.
+    shift = (shapes.offset - shapes.offset[:1]) @ shapes.rotation[0].T
+
+    def base_and_deltas(probed: torch.Tensor, current: torch.Tensor):
+        """The base (the current shape minus its weighted targets, so that base + weighted
+        targets is exactly the decoded head) and the targets."""
+        uncentred = probed + shift[:, None]
+        deltas = uncentred[1:] - uncentred[:1]
+        return current - torch.einsum("k,kvc->vc", weights, deltas), deltas
 
     meshes = []
-    base, deltas = base_and_deltas(shapes.vertices)
+    base, deltas = base_and_deltas(shapes.vertices, decoded.vertices[0])
     texture = decoded.texture[0].permute(1, 2, 0)
     meshes.append(_mesh("head", base, model.faces, model.corner_uvs, decoded.vertex_colors[0],
                         texture, names, deltas, weights))
     for kind, part in decoded.parts.items():
-        base, deltas = base_and_deltas(shapes.parts[kind].vertices)
+        base, deltas = base_and_deltas(shapes.parts[kind].vertices, part.vertices[0])
         colour = decoded.part_colours[kind][0]
         meshes.append(_mesh(kind, base, part.faces, part.corner_uvs,
                             colour.expand(len(base), 3),

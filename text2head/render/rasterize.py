@@ -176,31 +176,50 @@ def _offsets(counts: Tensor, owner: Tensor) -> Tensor:
     return torch.arange(len(owner), device=owner.device) - gather_rows(starts, owner)
 
 
-def _span(a1: Tensor, a2: Tensor, c1: Tensor, c2: Tensor, x0: Tensor, low: Tensor,
-          high: Tensor) -> tuple[Tensor, Tensor]:
-    """First and last pixel x (int64, last < first when empty) of each row span, clipped to
-    [low, high], that can hold pixel centres with l1 = a1 * dx + c1 >= 0, l2 = a2 * dx + c2 >= 0
-    and l1 + l2 <= 1, where dx = x + 1/2 - x0.
+def _span_bounds(origin: Tensor, gradients: Tensor, low_y: Tensor, high_y: Tensor,
+                 height: int) -> Tensor:
+    """(8, R) coefficients of x = A + beta * y, y the pixel row: A of two lower and two upper
+    bounds, then their beta, of the pixel x whose centres can pass the inside test of each of
+    the R triangles (origin (R, 2), barycentric gradients (R, 4)).
 
-    Each constraint reads a * dx >= b. Every b is relaxed by rounding slack and the bounds are
-    widened by some more, so that the span is a superset of what the inside test accepts.
+    The edge functions are linear in x along a row, so each of the three constraints
+    l1 >= 0, l2 >= 0, l1 + l2 <= 1 bounds x from one side (or not at all along a horizontal
+    edge, which lies on the box's top or bottom row anyway); as the three slopes sum to zero,
+    one or two bound from each side. Bounds are relaxed by rounding slack, much more than
+    float32 rounding, so that a span holds every pixel centre the exact test accepts; that test
+    still decides.
     """
-    a = torch.stack([a1, a2, -(a1 + a2)])
-    b = torch.stack([-_INSIDE_TOLERANCE - c1, -_INSIDE_TOLERANCE - c2,
-                     c1 + c2 - 1 - _INSIDE_TOLERANCE])
-    b = b - _SPAN_SLACK * (1 + c1.abs() + c2.abs())
-    # The pixel centres of the box lie at dx in [lowest, highest]; bounds are clamped just past
-    # that range, so that they stay finite.
-    lowest = low.to(x0.dtype) + 0.5 - x0
-    highest = high.to(x0.dtype) + 0.5 - x0
-    bound = torch.minimum(torch.maximum(b / torch.where(a == 0, 1, a), lowest - 1), highest + 1)
-    empty = ((a == 0) & (b > 0)).any(0)
-    lower = torch.where(a > 0, bound, lowest - 1).amax(0)
-    upper = torch.where(a < 0, bound, highest + 1).amin(0)
-    slack = _SPAN_SLACK * (1 + x0.abs() + bound.abs().amax(0))
-    first = (x0 + lower - slack - 0.5).ceil().long().clamp(min=low)
-    last = (x0 + upper + slack - 0.5).floor().long().clamp(max=high)
-    return first, torch.where(empty, first - 1, last)
+    x0, y0 = origin.unbind(1)
+    l1_x, l1_y, l2_x, l2_y = gradients.unbind(1)
+    reach = torch.maximum((low_y + 0.5 - y0).abs(), (high_y + 0.5 - y0).abs())
+    relax = _SPAN_SLACK * (2 + 2 * (l1_y.abs() + l2_y.abs()) * reach)
+    lower, upper = [], []
+    # Constraint a * dx >= p + q * dy, (dx, dy) = pixel centre - origin.
+    for a, p, q in ((l1_x, -_INSIDE_TOLERANCE, -l1_y), (l2_x, -_INSIDE_TOLERANCE, -l2_y),
+                    (-(l1_x + l2_x), -1 - _INSIDE_TOLERANCE, l1_y + l2_y)):
+        bounded = a.abs() > 1e-12
+        a = torch.where(bounded, a, 1)
+        beta = torch.where(bounded, q / a, 0)
+        offset = x0 - 0.5 + (p - relax + q * (0.5 - y0)) / a
+        slack = _SPAN_SLACK * (1 + x0.abs() + offset.abs() + beta.abs() * (y0.abs() + height + 1))
+        lower.append((torch.where(bounded & (a > 0), offset - slack, -torch.inf), beta))
+        upper.append((torch.where(bounded & (a < 0), offset + slack, torch.inf), beta))
+    slots = [_first_and_last_finite(bounds) for bounds in (lower, upper)]
+    return torch.stack([offset for side in slots for offset, _ in side]
+                       + [beta for side in slots for _, beta in side])
+
+
+def _first_and_last_finite(bounds: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
+    """Of three (offset, beta) bounds, per triangle the first and the last with a finite offset
+    (the same one twice when only one is; infinite ones when none is)."""
+    finite = [torch.isfinite(offset) for offset, _ in bounds]
+
+    def pick(order: tuple[int, int, int]) -> tuple[Tensor, Tensor]:
+        a, b, c = (bounds[k] for k in order)
+        return tuple(torch.where(finite[order[0]], x, torch.where(finite[order[1]], y, z))
+                     for x, y, z in zip(a, b, c, strict=True))
+
+    return [pick((0, 1, 2)), pick((2, 1, 0))]
 
 
 @torch.no_grad()
@@ -208,54 +227,62 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
                        cull_backfaces: bool, double_sided: Tensor | None,
                        cutout: Cutout | None) -> tuple[Tensor, Tensor, Tensor]:
     """Triangle id and depth of the nearest opaque triangle at every pixel centre, plus facing."""
-    n_views = screen.shape[0]
-    corners = screen[:, faces]  # (B, F, 3, 2)
-    corner_w = w[:, faces]  # (B, F, 3)
+    n_views, n_faces = screen.shape[0], len(faces)
+    corners = screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2)
+    corner_w = w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3)
     area = signed_areas(corners)
     front_facing = area < 0
     keep = (corner_w > 0).all(-1) & (area != 0)
     if cull_backfaces:
         keep &= front_facing if double_sided is None else front_facing | double_sided
 
+    # One entry per kept (view, face), as a flat index view * F + face; those of cut-out faces
+    # come last, so that their candidates are one slice.
+    if cutout is None:
+        entries = torch.nonzero(keep.view(-1)).squeeze(1)
+    else:
+        entries = torch.cat([torch.nonzero((keep & ~cutout.faces).view(-1)).squeeze(1),
+                             torch.nonzero((keep & cutout.faces).view(-1)).squeeze(1)])
+        n_solid = int((keep & ~cutout.faces).sum())
+    view, face = entries // n_faces, entries % n_faces
+    corners = gather_rows(corners.view(-1, 3, 2), entries)
+    inverse_w = 1.0 / gather_rows(corner_w.view(-1, 3), entries)
+
     # Pixel-centre bounding boxes; coordinates are clamped first so that far-away vertices
     # cannot overflow the integer conversion.
-    low = (corners.amin(2).clamp(-1, max(height, width) + 1) - 0.5).ceil().long()
-    high = (corners.amax(2).clamp(-1, max(height, width) + 1) - 0.5).floor().long()
+    low = (corners.amin(1).clamp(-1, max(height, width) + 1) - 0.5).ceil()
+    high = (corners.amax(1).clamp(-1, max(height, width) + 1) - 0.5).floor()
     low = low.clamp(min=0)
-    high = torch.minimum(high, torch.tensor([width - 1, height - 1], device=screen.device))
-    n_rows = (high[..., 1] - low[..., 1] + 1).clamp(min=0) * (keep & (high[..., 0] >= low[..., 0]))
-
-    # One entry per (view, face) with pixel rows to scan. Those of cut-out faces come last, so
-    # that their candidates are one slice.
-    if cutout is None:
-        view, face = torch.nonzero(n_rows).unbind(1)
-    else:
-        solid = torch.nonzero(n_rows * ~cutout.faces)
-        view, face = torch.cat([solid, torch.nonzero(n_rows * cutout.faces)]).unbind(1)
-    n_rows, low, high = n_rows[view, face], low[view, face], high[view, face]
-    origin, gradients = _barycentric_gradients(corners[view, face])
-    inverse_w = 1.0 / corner_w[view, face]
-    x0, y0, l1_x, l1_y, l2_x, l2_y, w0, w1, w2 = torch.cat(
-        [origin, gradients, inverse_w[:, :1], inverse_w[:, 1:] - inverse_w[:, :1]], dim=1
-    ).T.contiguous()
+    high = torch.minimum(high, torch.tensor([width - 1.0, height - 1.0], device=screen.device,
+                                            dtype=screen.dtype))
+    n_rows = (high[:, 1] - low[:, 1] + 1).clamp(min=0).long()
+    n_rows = torch.where(high[:, 0] >= low[:, 0], n_rows, 0)
+    origin, gradients = _barycentric_gradients(corners)
+    bounds = _span_bounds(origin, gradients, low[:, 1], high[:, 1], height)
 
     # One span per (triangle, pixel row). Per-triangle values are gathered one column at a time:
     # a 1-D index_select is the fastest gather on CPU and keeps the arithmetic contiguous.
+    columns = torch.cat([origin, gradients, low[:, :1], high[:, :1]], 1).T.contiguous()
+    x0, y0, l1_x, l1_y, l2_x, l2_y, low_x, high_x = columns
     triangle = _spread(n_rows)
-    y = gather_rows(low[:, 1].contiguous(), triangle) + _offsets(n_rows, triangle)
+    row = gather_rows(low[:, 1].contiguous(), triangle) + _offsets(n_rows, triangle)
+    lower_1, lower_2, upper_1, upper_2 = (
+        gather_rows(bounds[k], triangle) + gather_rows(bounds[k + 4], triangle) * row
+        for k in range(4))
+    first = torch.maximum(lower_1, lower_2).clamp(gather_rows(low_x, triangle),
+                                                  gather_rows(high_x, triangle) + 1).ceil()
+    last = torch.minimum(upper_1, upper_2).clamp(gather_rows(low_x, triangle) - 1,
+                                                 gather_rows(high_x, triangle)).floor()
+    length = (last - first + 1).clamp(min=0).long()
     span_x0 = gather_rows(x0, triangle)
-    dy = y.to(screen.dtype) + 0.5 - gather_rows(y0, triangle)
+    dy = row + 0.5 - gather_rows(y0, triangle)
     a1, a2 = gather_rows(l1_x, triangle), gather_rows(l2_x, triangle)
     c1, c2 = gather_rows(l1_y, triangle) * dy, gather_rows(l2_y, triangle) * dy
-    first, last = _span(a1, a2, c1, c2, span_x0,
-                        gather_rows(low[:, 0].contiguous(), triangle),
-                        gather_rows(high[:, 0].contiguous(), triangle))
 
-    # Candidates: the pixels of each span, tested exactly as l1 = l1_x * dx + l1_y * dy, ....
-    length = (last - first + 1).clamp(min=0)
+    # Candidates: the pixels of each span, with the inside test l1 = l1_x * dx + l1_y * dy, ...
     span = _spread(length)
     x = gather_rows(first, span) + _offsets(length, span)
-    dx = x.to(screen.dtype) + 0.5 - gather_rows(span_x0, span)
+    dx = x + 0.5 - gather_rows(span_x0, span)
     l1 = gather_rows(a1, span) * dx + gather_rows(c1, span)
     l2 = gather_rows(a2, span) * dx + gather_rows(c2, span)
     inside = ((l1 >= -_INSIDE_TOLERANCE) & (l2 >= -_INSIDE_TOLERANCE)
@@ -265,9 +292,11 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     hits = torch.nonzero(inside).squeeze(1)
     span = span.index_select(0, hits)
     l1, l2, x = l1.index_select(0, hits), l2.index_select(0, hits), x.index_select(0, hits)
-    y = gather_rows(y, span)
+    y = gather_rows(row, span)
     owner = gather_rows(triangle, span)  # ascending
-    w0, w1, w2 = gather_rows(w0, owner), gather_rows(w1, owner), gather_rows(w2, owner)
+    w0 = gather_rows(inverse_w[:, 0].contiguous(), owner)
+    w1 = gather_rows((inverse_w[:, 1] - inverse_w[:, 0]).contiguous(), owner)
+    w2 = gather_rows((inverse_w[:, 2] - inverse_w[:, 0]).contiguous(), owner)
     # Screen barycentrics interpolate 1/w linearly; positive float32 bit patterns sort like the
     # floats, so the per-pixel minimum of (depth bits << 32 | face) is the nearest triangle.
     depth = 1.0 / (w0 + l1 * w1 + l2 * w2)
@@ -275,13 +304,13 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     key = (depth.float().view(torch.int32).long() << 32) | hit_face
     if cutout is not None:
         # The covered candidates of cut-out faces are a tail: drop the transparent ones.
-        tail = int(torch.searchsorted(owner, len(solid)))
+        tail = int(torch.searchsorted(owner, n_solid))
         b1 = l1[tail:] * (w0[tail:] + w1[tail:]) * depth[tail:]
         b2 = l2[tail:] * (w0[tail:] + w2[tail:]) * depth[tail:]
         opaque = cutout.opaque(hit_view[tail:], hit_face[tail:],
                                torch.stack([1 - b1 - b2, b1, b2], dim=1))
         key[tail:] = torch.where(opaque, key[tail:], _NO_HIT)
-    pixel = hit_view * (height * width) + y * width + x
+    pixel = hit_view * (height * width) + y.long() * width + x.long()
 
     best = torch.full((n_views * height * width,), _NO_HIT, dtype=torch.int64, device=screen.device)
     best.scatter_reduce_(0, pixel, key, reduce="amin")

@@ -1,0 +1,404 @@
+"""Alpha cut-out cards and Kajiya-Kay hair shading: visibility against an alpha-testing ray
+caster, equivalence with plain rendering in the limits, gradients, the hair highlight, and input
+checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from render_reference import alpha_tested_hits, orbit_rays
+
+from text2head.render import Cameras, Lights, RenderOutput, rasterize, render
+
+HEIGHT, WIDTH = 72, 96
+DISTANCE, FOV = 0.6, 40.0
+
+
+def _card(size: float, z: float, quads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A square grid of quads in the plane z facing +Z, UV (0, 0) bottom-left to (1, 1)."""
+    ramp = torch.linspace(-size / 2, size / 2, quads + 1, dtype=torch.float64)
+    ys, xs = torch.meshgrid(ramp, ramp, indexing="ij")
+    vertices = torch.stack([xs, ys, torch.full_like(xs, z)], -1).reshape(-1, 3)
+    corner = (torch.arange(quads)[:, None] * (quads + 1) + torch.arange(quads)).reshape(-1)
+    a, b, c, d = corner, corner + 1, corner + quads + 2, corner + quads + 1
+    faces = torch.cat([torch.stack([a, b, c], 1), torch.stack([a, c, d], 1)])
+    corner_uvs = (vertices[faces][..., :2] / size + 0.5).float()
+    return vertices.float(), faces, corner_uvs
+
+
+def _sphere_and_card(alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    """An opaque sphere behind a 3 x 3-quad card; one RGBA texture whose left half is the card's
+    (alpha as given, (Ht, Wt)) and whose right half is opaque grey for the sphere."""
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.1)
+    card_vertices, card_faces, card_uvs = _card(0.3, 0.13, 3)
+    n_sphere = len(sphere.vertices)
+    vertices = torch.cat([torch.tensor(sphere.vertices, dtype=torch.float32), card_vertices])
+    faces = torch.cat([torch.tensor(sphere.faces), card_faces + n_sphere])
+    sphere_uvs = torch.full((len(sphere.faces), 3, 2), 0.5)
+    sphere_uvs[..., 0] = 0.75
+    corner_uvs = torch.cat([sphere_uvs, card_uvs * torch.tensor([0.5, 1.0])])
+    height, width = alpha.shape
+    rgb = torch.rand(3, height, 2 * width, generator=torch.Generator().manual_seed(0))
+    texture = torch.cat([rgb, torch.cat([alpha, torch.ones_like(alpha)], 1)[None]])[None]
+    cutout_faces = torch.arange(len(faces)) >= len(sphere.faces)
+    return {"vertices": vertices, "faces": faces, "corner_uvs": corner_uvs, "texture": texture,
+            "cutout_faces": cutout_faces}
+
+
+def _stripes_and_checker() -> torch.Tensor:
+    """8 x 8 alpha: a checkerboard in the top half, vertical stripes in the bottom half."""
+    i, j = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    return torch.where(i < 4, (i + j) % 2, j % 2).float()
+
+
+VIEWS = [(0.0, 0.0), (25.0, -15.0), (-40.0, 20.0), (160.0, 10.0)]  # the last sees the card's back
+
+
+@pytest.mark.parametrize(("yaw", "pitch"), VIEWS)
+def test_cutout_visibility_matches_alpha_tested_ray_caster(yaw: float, pitch: float) -> None:
+    scene = _sphere_and_card(_stripes_and_checker())
+    cameras = Cameras.look_at_orbit(yaw, pitch, DISTANCE, FOV)
+    out = render(scene["vertices"][None], scene["faces"], cameras,
+                 corner_uvs=scene["corner_uvs"], texture=scene["texture"],
+                 cutout_faces=scene["cutout_faces"], resolution=(HEIGHT, WIDTH))
+    origin, directions = orbit_rays(yaw, pitch, DISTANCE, FOV, HEIGHT, WIDTH)
+    # The reference looks the alpha up in the card's half of the texture.
+    alpha = scene["texture"][0, 3].numpy()
+    expected, ambiguous = alpha_tested_hits(
+        scene["vertices"].numpy(), scene["faces"].numpy(), origin, directions,
+        scene["cutout_faces"].numpy(), scene["corner_uvs"].numpy().astype(np.float64), alpha,
+        front_only=True)
+    ids = out.triangle_id[0].reshape(-1).numpy()
+    card = scene["cutout_faces"].numpy()
+    shows_card = (expected >= 0) & card[expected]
+    shows_through = (expected >= 0) & ~card[expected]
+    assert shows_card.mean() > 0.05 and shows_through.mean() > 0.05, "the view must show both"
+    # Rays passing the card within 1/1000 texel of a texel border may pick either texel.
+    assert ambiguous.mean() < 0.01
+    agreement = (ids == expected)[~ambiguous].mean()
+    assert agreement >= 0.995, f"only {agreement:.4f} of pixels agree"
+
+
+def _render_scene(scene: dict[str, torch.Tensor], yaw: float, **kwargs) -> RenderOutput:
+    return render(scene["vertices"][None], scene["faces"],
+                  Cameras.look_at_orbit(yaw, 10.0, DISTANCE, FOV),
+                  corner_uvs=scene["corner_uvs"], texture=scene["texture"],
+                  resolution=(HEIGHT, WIDTH), **kwargs)
+
+
+def _assert_same(a: RenderOutput, b: RenderOutput) -> None:
+    for name in ("rgb", "alpha", "depth", "triangle_id"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize("yaw", [0.0, 30.0, 170.0])
+def test_transparent_card_renders_as_the_scene_without_it(yaw: float) -> None:
+    scene = _sphere_and_card(torch.zeros(8, 8))
+    without = {**scene, "faces": scene["faces"][~scene["cutout_faces"]],
+               "corner_uvs": scene["corner_uvs"][~scene["cutout_faces"]]}
+    _assert_same(_render_scene(scene, yaw, cutout_faces=scene["cutout_faces"]),
+                 _render_scene(without, yaw))
+
+
+@pytest.mark.parametrize("yaw", [0.0, 30.0])
+def test_opaque_card_renders_as_a_plain_card(yaw: float) -> None:
+    scene = _sphere_and_card(torch.ones(8, 8))
+    cut = _render_scene(scene, yaw, cutout_faces=scene["cutout_faces"])
+    assert (cut.triangle_id >= 0).float().mean() > 0.3
+    _assert_same(cut, _render_scene(scene, yaw))
+
+
+def test_cut_out_card_is_seen_from_behind_while_back_faces_are_culled() -> None:
+    scene = _sphere_and_card(torch.ones(8, 8))
+    card = scene["cutout_faces"]
+    plain = _render_scene(scene, 180.0)
+    cut = _render_scene(scene, 180.0, cutout_faces=card)
+    assert not card[plain.triangle_id[plain.triangle_id >= 0]].any()
+    assert card[cut.triangle_id[cut.triangle_id >= 0]].float().mean() > 0.3
+
+
+def test_new_arguments_off_change_nothing() -> None:
+    # All-False masks take the new code paths and must reproduce the default call to the bit,
+    # gradients included.
+    scene = _sphere_and_card(torch.ones(8, 8))
+    cameras = Cameras.look_at_orbit([0.0, 40.0], [10.0, -5.0], DISTANCE, FOV)
+    lights = Lights.random(torch.Generator().manual_seed(3), 2)
+    weights = torch.rand(2, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(4))
+    none = torch.zeros(len(scene["faces"]), dtype=torch.bool)
+    results = []
+    for extra in ({}, {"cutout_faces": none, "hair_faces": none,
+                       "tangents": torch.ones(1, len(scene["vertices"]), 3)}):
+        vertices = scene["vertices"][None].clone().requires_grad_(True)
+        texture = scene["texture"][:, :3] if not extra else scene["texture"]
+        texture = texture.clone().requires_grad_(True)
+        out = render(vertices, scene["faces"], cameras, corner_uvs=scene["corner_uvs"],
+                     texture=texture, lights=lights, resolution=(HEIGHT, WIDTH), **extra)
+        gradients = torch.autograd.grad((out.rgb * weights).sum() + out.alpha.sum(),
+                                        (vertices, texture))
+        results.append((out, gradients[0], gradients[1][:, :3]))
+    (plain, *plain_gradients), (masked, *masked_gradients) = results
+    _assert_same(plain, masked)
+    assert all(torch.equal(a, b) for a, b in zip(plain_gradients, masked_gradients, strict=True))
+
+
+def test_rasterizer_spans_hold_every_pixel_the_edge_test_accepts() -> None:
+    # Row spans only narrow down which pixels get the exact edge test; coverage must equal a
+    # brute-force evaluation of the same float32 edge functions at every pixel centre, also for
+    # slivers, axis-aligned edges through pixel centres and huge triangles.
+    generator = torch.Generator().manual_seed(0)
+    size = 32
+    triangles = [
+        torch.rand(40, 3, 2, generator=generator) * 40 - 4,  # ordinary, some off the border
+        torch.floor(torch.rand(40, 3, 2, generator=generator) * 32) + 0.5,  # on pixel centres
+        torch.rand(20, 3, 2, generator=generator) * 4e4 - 2e4,  # huge
+    ]
+    sliver = torch.rand(20, 1, 2, generator=generator) * 32
+    direction = torch.randn(20, 1, 2, generator=generator)
+    triangles.append(torch.cat([sliver, sliver + 20 * direction,
+                                sliver + 20.001 * direction + 1e-3], 1))
+    corners = torch.cat(triangles)
+    # Clip coordinates that map to these pixel positions, with varying w (1 where the corners
+    # must stay exactly on pixel centres).
+    w = 0.5 + torch.rand(len(corners), 3, 1, generator=generator)
+    w[40:80] = 1.0
+    ndc = torch.stack([corners[..., 0] / size * 2 - 1, 1 - corners[..., 1] / size * 2], -1)
+    clip = torch.cat([ndc * w, torch.zeros_like(w), w], -1)
+    faces = torch.tensor([[0, 1, 2]])
+    fragments = rasterize(clip, faces, size, size, cull_backfaces=False)
+
+    screen = fragments.screen  # what the rasterizer sees after the perspective divide
+    origin = screen[:, 0]
+    edge1, edge2 = screen[:, 1] - origin, screen[:, 2] - origin
+    area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+    gradients = torch.stack([edge2[:, 1], -edge2[:, 0], -edge1[:, 1], edge1[:, 0]], -1)
+    gradients = gradients / area[:, None]
+    centre = torch.arange(size, dtype=torch.float32) + 0.5
+    dx = centre[None, None, :] - origin[:, 0, None, None]
+    dy = centre[None, :, None] - origin[:, 1, None, None]
+    g = gradients[:, :, None, None]
+    l1 = g[:, 0] * dx + g[:, 1] * dy
+    l2 = g[:, 2] * dx + g[:, 3] * dy
+    inside = (l1 >= -1e-6) & (l2 >= -1e-6) & (l1 + l2 <= 1 + 1e-6) & (area != 0)[:, None, None]
+    assert inside.any(2).any(1).float().mean() > 0.5
+    assert torch.equal(fragments.triangle_id >= 0, inside)
+
+
+def _blended(scene: dict[str, torch.Tensor], yaw: float, **kwargs) -> torch.Tensor:
+    """(H, W) mask of the pixels that antialiasing changes."""
+    images = [_render_scene(scene, yaw, antialiased=antialiased, **kwargs).rgb
+              for antialiased in (True, False)]
+    return (images[0] != images[1]).any(1)[0]
+
+
+@pytest.mark.parametrize("yaw", [0.0, 35.0])
+def test_antialiasing_blends_geometric_contours_only(yaw: float) -> None:
+    # Strands 4 texels wide on a 64 x 64 alpha texture, with a 1-texel border (under a pixel wide
+    # here) that is either transparent or an opaque frame. Hole borders are never blended; the
+    # card's outline only where the card is opaque at it.
+    column = torch.arange(64) // 4 % 2 == 0
+    strands = column.expand(64, 64).clone()
+    strands[[0, -1]] = strands[:, [0, -1]] = False
+    framed = strands.clone()
+    framed[[0, -1]] = framed[:, [0, -1]] = True
+    sphere_only = _sphere_and_card(torch.ones(8, 8))
+    sphere_only["faces"] = sphere_only["faces"][~sphere_only["cutout_faces"]]
+    sphere_only["corner_uvs"] = sphere_only["corner_uvs"][~sphere_only["cutout_faces"]]
+    sphere_contour = _blended(sphere_only, yaw)
+    opaque = _sphere_and_card(torch.ones(64, 64))
+    card_contour = _blended(opaque, yaw) & ~sphere_contour
+    assert card_contour.sum() > 20
+    for alpha, outline_blended in ((strands, False), (framed, True)):
+        scene = _sphere_and_card(alpha.float())
+        blended = _blended(scene, yaw, cutout_faces=scene["cutout_faces"])
+        assert not (blended & ~sphere_contour & ~card_contour).any()
+        assert (blended & card_contour).any() == outline_blended
+
+
+def _hair_cylinder(quads_around: int = 48) -> dict[str, torch.Tensor]:
+    """A half cylinder of radius 0.1 around the x axis, facing +Z, whose strands run around it
+    (like hair over the crown): tangents along the circumference, from -80 to 80 degrees."""
+    angle = torch.deg2rad(torch.linspace(-80.0, 80.0, quads_around + 1, dtype=torch.float64))
+    xs = torch.tensor([-0.1, 0.0, 0.1], dtype=torch.float64)
+    phi, x = torch.meshgrid(angle, xs, indexing="ij")
+    vertices = torch.stack([x, 0.1 * torch.sin(phi), 0.1 * torch.cos(phi)], -1).reshape(-1, 3)
+    tangents = torch.stack([torch.zeros_like(phi), torch.cos(phi), -torch.sin(phi)], -1)
+    corner = (torch.arange(quads_around)[:, None] * 3 + torch.arange(2)).reshape(-1)
+    a, b, c, d = corner, corner + 1, corner + 4, corner + 3
+    faces = torch.cat([torch.stack([a, b, c], 1), torch.stack([a, c, d], 1)])
+    return {"vertices": vertices[None], "faces": faces, "tangents": tangents.reshape(1, -1, 3)}
+
+
+def _light(elevation: float, azimuth: float = 0.0, specular: float = 0.5) -> Lights:
+    """One light in the camera frame at the given angles; dim ambient."""
+    e, a = math.radians(elevation), math.radians(azimuth)
+    direction = [math.cos(e) * math.sin(a), math.sin(e), math.cos(e) * math.cos(a)]
+    direction = torch.tensor([[direction]], dtype=torch.float64)
+    return Lights(direction, torch.tensor([[0.8]], dtype=torch.float64),
+                  torch.tensor([0.1], dtype=torch.float64),
+                  torch.tensor([specular], dtype=torch.float64))
+
+
+SIZE = 128
+FAR, NARROW = 3.0, 6.0  # a distant camera: the view direction is nearly +Z everywhere
+
+
+def _highlight(cylinder: dict[str, torch.Tensor], elevation: float,
+               azimuth: float = 0.0) -> torch.Tensor:
+    """The specular part (SIZE, SIZE) of the hair's image: render with and without it."""
+    images = []
+    for specular in (0.5, 0.0):
+        out = render(cylinder["vertices"], cylinder["faces"],
+                     Cameras.look_at_orbit(0.0, 0.0, FAR, NARROW, dtype=torch.float64),
+                     vertex_colors=torch.full_like(cylinder["vertices"], 0.5),
+                     lights=_light(elevation, azimuth, specular),
+                     hair_faces=torch.ones(len(cylinder["faces"]), dtype=torch.bool),
+                     tangents=cylinder["tangents"], resolution=SIZE, antialiased=False)
+        images.append(out.rgb[0, 0])
+    return images[0] - images[1]
+
+
+def test_hair_highlight_is_a_band_that_follows_the_light() -> None:
+    # Kajiya-Kay's highlight peaks where the strand is perpendicular to the halfway vector: for
+    # a camera on +Z and a light at elevation e, at the angle e / 2 around the cylinder.
+    cylinder = _hair_cylinder()
+    focal = SIZE / 2 / math.tan(math.radians(NARROW / 2))  # pixels
+    rows = []
+    for elevation in (20.0, 60.0):
+        band = _highlight(cylinder, elevation)
+        row = int(band[:, SIZE // 2].argmax())
+        angle = math.radians(elevation / 2)
+        expected = SIZE / 2 - focal * 0.1 * math.sin(angle) / (FAR - 0.1 * math.cos(angle))
+        assert abs(row + 0.5 - expected) < 2.0, (elevation, row, expected)
+        # A band: as bright across the whole width of the cylinder.
+        columns = band[row, SIZE // 2 - 15:SIZE // 2 + 15]
+        assert columns.min() > 0.9 * columns.max()
+        rows.append(row)
+    assert rows[1] < rows[0] - 10  # a higher light moves the band up
+
+
+def test_hair_highlight_is_anisotropic() -> None:
+    # Moving the light 60 degrees sideways keeps a strand highlight almost as bright: some point
+    # of each strand is still perpendicular to the halfway vector. An isotropic lobe of the same
+    # exponent would fall to cos(30 deg) ** 60, about 2e-4.
+    cylinder = _hair_cylinder()
+    front, side = _highlight(cylinder, 30.0), _highlight(cylinder, 30.0, azimuth=60.0)
+    assert side.max() > 0.6 * front.max() > 0.05
+
+
+def test_back_of_a_hair_card_is_visible_and_lit_from_the_camera_side() -> None:
+    cylinder = _hair_cylinder()
+    hair = torch.ones(len(cylinder["faces"]), dtype=torch.bool)
+    out = render(cylinder["vertices"], cylinder["faces"],
+                 Cameras.look_at_orbit(180.0, 0.0, 0.6, 40.0, dtype=torch.float64),
+                 vertex_colors=torch.full_like(cylinder["vertices"], 0.5),
+                 lights=_light(0.0, specular=0.0), hair_faces=hair,
+                 tangents=cylinder["tangents"], resolution=64, background=0.0)
+    covered = out.triangle_id[0] >= 0
+    assert covered.float().mean() > 0.1
+    # A headlight on the flipped (camera-side) normals: well above the ambient 0.1 * 0.5.
+    assert out.rgb[0, 0][covered].median() > 0.2
+
+
+SPHERE_FACES = torch.tensor(trimesh.creation.icosphere(subdivisions=2).faces)
+
+
+def _hair_card_inputs() -> dict[str, torch.Tensor]:
+    """A bent, textured, vertex-coloured hair card in front of a sphere (float64 leaves)."""
+    generator = torch.Generator().manual_seed(0)
+    cylinder = _hair_cylinder(quads_around=6)
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.06)
+    card = cylinder["vertices"][0] * torch.tensor([0.6, 0.6, 0.6], dtype=torch.float64)
+    vertices = torch.cat([torch.tensor(sphere.vertices), card + torch.tensor([0.0, 0.0, 0.04])])
+    n_sphere = len(sphere.vertices)
+    alpha = (torch.arange(16) % 4 != 0).double().expand(16, 16)  # every fourth column a gap
+    rgb = 0.2 + 0.6 * torch.rand(3, 16, 16, generator=generator, dtype=torch.float64)
+    faces = torch.cat([SPHERE_FACES, _hair_cylinder(quads_around=6)["faces"] + n_sphere])
+    corner_uvs = (vertices[:, :2] / 0.12 + 0.5)[faces].clamp(0.02, 0.98)  # a planar projection
+    return {
+        "vertices": vertices[None],
+        "corner_uvs": corner_uvs,
+        "vertex_colors": 0.5 + 0.5 * torch.rand(1, len(vertices), 3, generator=generator,
+                                                dtype=torch.float64),
+        "texture": torch.cat([rgb, alpha[None]])[None],
+        "tangents": torch.cat([torch.zeros(n_sphere, 3, dtype=torch.float64),
+                               cylinder["tangents"][0]])[None],
+        "n_sphere": torch.tensor(n_sphere),
+    }
+
+
+def _hair_card_render(inputs: dict[str, torch.Tensor]) -> RenderOutput:
+    card_faces = _hair_cylinder(quads_around=6)["faces"] + int(inputs["n_sphere"])
+    faces = torch.cat([SPHERE_FACES, card_faces])
+    card = torch.arange(len(faces)) >= len(SPHERE_FACES)
+    default = Lights.default(2, dtype=torch.float64)
+    lights = Lights(default.directions, default.intensities, default.ambient,
+                    torch.full((2,), 0.4, dtype=torch.float64))
+    return render(inputs["vertices"], faces,
+                  Cameras.look_at_orbit([0.0, 30.0], [10.0, -10.0], 0.4, 40.0,
+                                        dtype=torch.float64),
+                  corner_uvs=inputs["corner_uvs"], texture=inputs["texture"],
+                  vertex_colors=inputs["vertex_colors"], lights=lights, cutout_faces=card,
+                  hair_faces=card, tangents=inputs["tangents"], resolution=40,
+                  background=(0.2, 0.4, 0.6))
+
+
+STEP, RTOL, ATOL = 1e-7, 1e-5, 1e-4
+HAIR_WEIGHTS = torch.rand(2, 4, 40, 40, generator=torch.Generator().manual_seed(2),
+                          dtype=torch.float64)
+
+
+def _hair_loss(out: RenderOutput) -> torch.Tensor:
+    return (torch.cat([out.rgb, out.alpha], 1) * HAIR_WEIGHTS).sum()
+
+
+@pytest.mark.parametrize("name", ["vertex_colors", "texture", "vertices", "tangents"])
+def test_hair_gradients_match_finite_differences(name: str) -> None:
+    inputs = _hair_card_inputs()
+    direction = torch.randn(inputs[name].shape, generator=torch.Generator().manual_seed(5),
+                            dtype=torch.float64)
+    if name in ("vertices", "tangents", "vertex_colors"):
+        direction[:, :int(inputs["n_sphere"])] = 0  # the hair card's own entries only
+    inputs[name].requires_grad_(True)
+    out = _hair_card_render(inputs)
+    hair_pixels = out.triangle_id >= len(SPHERE_FACES)
+    assert hair_pixels.float().mean() > 0.05, "the views must show the hair card"
+    (gradient,) = torch.autograd.grad(_hair_loss(out), inputs[name])
+    analytic = (gradient * direction).sum().item()
+    with torch.no_grad():
+        plus = _hair_card_render({**inputs, name: inputs[name] + STEP * direction})
+        minus = _hair_card_render({**inputs, name: inputs[name] - STEP * direction})
+    assert torch.equal(plus.triangle_id, minus.triangle_id), "step changed visibility"
+    numeric = ((_hair_loss(plus) - _hair_loss(minus)) / (2 * STEP)).item()
+    assert abs(numeric) > 100 * ATOL, "the check needs a direction the image depends on"
+    assert analytic == pytest.approx(numeric, rel=RTOL, abs=ATOL)
+
+
+def test_bad_card_inputs_are_named() -> None:
+    scene = _sphere_and_card(torch.ones(8, 8))
+    cameras = Cameras.named_views(["front"])
+    common = {"corner_uvs": scene["corner_uvs"], "texture": scene["texture"]}
+    vertices, faces = scene["vertices"][None], scene["faces"]
+    with pytest.raises(ValueError, match="cutout_faces"):
+        render(vertices, faces, cameras, cutout_faces=scene["cutout_faces"][1:], **common)
+    with pytest.raises(ValueError, match="cutout_faces"):
+        render(vertices, faces, cameras, cutout_faces=scene["cutout_faces"].long(), **common)
+    with pytest.raises(ValueError, match="cutout_faces.*fourth channel"):
+        render(vertices, faces, cameras, corner_uvs=scene["corner_uvs"],
+               texture=scene["texture"][:, :3], cutout_faces=scene["cutout_faces"])
+    with pytest.raises(ValueError, match="cutout_faces.*fourth channel"):
+        render(vertices, faces, cameras, cutout_faces=scene["cutout_faces"])
+    with pytest.raises(ValueError, match="tangents"):
+        render(vertices, faces, cameras, hair_faces=scene["cutout_faces"],
+               tangents=torch.ones(1, len(scene["vertices"]) - 1, 3), **common)
+    with pytest.raises(ValueError, match="tangents"):
+        render(vertices, faces, cameras, hair_faces=scene["cutout_faces"], **common)
+    with pytest.raises(ValueError, match="hair_faces"):
+        render(vertices, faces, cameras, hair_faces=torch.ones(3, dtype=torch.bool),
+               tangents=torch.ones_like(vertices), **common)
+    with pytest.raises(ValueError, match="texture"):
+        render(vertices, faces, cameras, corner_uvs=scene["corner_uvs"],
+               texture=scene["texture"][:, :2])
