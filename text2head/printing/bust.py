@@ -26,6 +26,7 @@ MAX_VOXELS_PER_HEIGHT = 400  # 0.25 mm at 100 mm: about 45 M grid points, ~1 GB 
 PLINTH_FRACTION = 0.08  # plinth thickness, of the bust height
 COLLAR_FRACTION = 0.05  # neck below the cut at its lowest point, of the head's height
 CUT_MARGIN_FRACTION = 0.015  # cut plane above the neck cap, of the head's height
+SLIT_MM = 2.0  # hollows behind openings narrower than this are filled
 PRINT_FROM_MODEL = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # +Y up -> +Z up
 
 
@@ -123,7 +124,7 @@ def make_bust(parts: Sequence[Part], options: PrintOptions | None = None,
     solid = _cut_and_extend(solid, head, grid, cut_mm)
     solid = np.minimum(solid, _plinth(grid, radius, plinth))
     report(0.65, "removing floating bits and inner voids")
-    solid = _keep_one_body(solid, 2.0 * options.voxel_mm)
+    solid = _keep_one_body(solid, 2.0 * options.voxel_mm, options.voxel_mm)
     report(0.7, "marching cubes")
     mesh = _surface(solid, grid)
     report(0.8, "smoothing")
@@ -275,20 +276,36 @@ def _plinth(grid: Grid, radius: float, thickness: float) -> np.ndarray:
     return np.maximum(slab, (r - radius + yy + chamfer) / math.sqrt(2)).astype(np.float32)
 
 
-def _keep_one_body(solid: np.ndarray, band: float) -> np.ndarray:
-    """Drop every solid piece but the largest and fill every hollow not open to the outside
-    (face-connected voxels; marching cubes keeps edge-only contacts apart the same way)."""
+def _keep_one_body(solid: np.ndarray, band: float, voxel: float) -> np.ndarray:
+    """Drop every solid piece but the largest, and fill every hollow that is closed or opens
+    to the outside only through a slit narrower than SLIT_MM (the mouth behind closed lips):
+    a printer could neither clear nor support it. Grooves without a chamber behind them
+    (ear folds, eyelid creases) stay. Voxels count as connected through faces, as in
+    marching cubes, which keeps edge-only contacts apart."""
     labels, count = ndimage.label(solid < 0)
     if count > 1:
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         solid[(labels != 0) & (labels != sizes.argmax())] = band
+    outside = solid >= 0
+    steps = max(1, round(SLIT_MM / 2 / voxel))
+    core = ndimage.binary_erosion(outside, iterations=steps, border_value=1)
+    labels, count = ndimage.label(core)
+    exterior = np.isin(labels, _border_labels(labels)) & core
+    chambers = core & ~exterior
+    if chambers.any():
+        grown = ndimage.binary_dilation(chambers, iterations=steps)
+        solid[grown & outside & ~ndimage.binary_dilation(exterior, iterations=steps)] = -band
     labels, count = ndimage.label(solid >= 0)
     if count > 1:
-        border = np.unique(np.concatenate([
-            labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]))
-        solid[(labels != 0) & ~np.isin(labels, border)] = -band
+        solid[(labels != 0) & ~np.isin(labels, _border_labels(labels))] = -band
     return solid
+
+
+def _border_labels(labels: np.ndarray) -> np.ndarray:
+    """Labels found on the faces of the grid (0, the background, included)."""
+    return np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(),
+                                     labels[:, :, [0, -1]].ravel()]))
 
 
 # ----- the mesh ----------------------------------------------------------------------------------
