@@ -22,6 +22,7 @@ from text2head.printing.field import Grid, signed_distance, unsigned_distance
 from text2head.printing.parts import Part, SortedParts, Surface, sort_parts
 
 Progress = Callable[[float, str], None]
+VOXELS_PER_HEIGHT = 200  # the default detail
 MAX_VOXELS_PER_HEIGHT = 400  # 0.25 mm at 100 mm: about 45 M grid points, ~1 GB at peak
 PLINTH_FRACTION = 0.08  # plinth thickness, of the bust height
 COLLAR_FRACTION = 0.05  # neck below the cut at its lowest point, of the head's height
@@ -35,13 +36,17 @@ class PrintOptions:
     """Size and detail of a bust; every value in millimetres at print size."""
 
     height_mm: float = 100.0  # from the plinth's underside to the top of the head
-    voxel_mm: float = 0.5  # grid spacing: smaller is finer and slower (time ~ voxel^-2..-3)
+    # Grid spacing: smaller is finer and slower (time grows about as voxel^-2.5). None: the
+    # height / VOXELS_PER_HEIGHT (0.5 mm at 100 mm), the same detail and time at any size.
+    voxel_mm: float | None = None
     wall_mm: float = 0.8  # thinnest wall of a thickened card (hair, brows)
     max_triangles: int = 400_000
     smoothing_iterations: int = 10
 
     def __post_init__(self) -> None:
         _check_number("height_mm", self.height_mm, 0.0, 1000.0)
+        if self.voxel_mm is None:
+            object.__setattr__(self, "voxel_mm", self.height_mm / VOXELS_PER_HEIGHT)
         _check_number("voxel_mm", self.voxel_mm, 0.0, self.height_mm / 20)
         if self.height_mm / self.voxel_mm > MAX_VOXELS_PER_HEIGHT:
             raise ValueError(
@@ -49,7 +54,7 @@ class PrintOptions:
                 f"most {MAX_VOXELS_PER_HEIGHT} voxels across the height, i.e. voxel_mm >= "
                 f"{self.height_mm / MAX_VOXELS_PER_HEIGHT:g}")
         _check_number("wall_mm", self.wall_mm, 0.0, self.height_mm / 10)
-        if not 1000 <= self.max_triangles:
+        if self.max_triangles < 1000:
             raise ValueError(f"max_triangles must be at least 1000, got {self.max_triangles}")
         if self.smoothing_iterations < 0:
             raise ValueError("smoothing_iterations must be >= 0")
