@@ -27,6 +27,7 @@ MAX_VOXELS_PER_HEIGHT = 400  # 0.25 mm at 100 mm: about 45 M grid points, ~1 GB 
 PLINTH_FRACTION = 0.08  # plinth thickness, of the bust height
 COLLAR_FRACTION = 0.05  # neck below the cut at its lowest point, of the head's height
 CUT_MARGIN_FRACTION = 0.015  # cut plane above the neck cap, of the head's height
+BRIDGE_FRACTION = 0.08  # gaps under floating cards up to this (of the height) are filled
 SLIT_MM = 2.0  # hollows behind openings narrower than this are filled
 PRINT_FROM_MODEL = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # +Y up -> +Z up
 
@@ -128,8 +129,12 @@ def make_bust(parts: Sequence[Part], options: PrintOptions | None = None,
     report(0.6, "neck cut and plinth")
     solid = _cut_and_extend(solid, head, grid, cut_mm)
     solid = np.minimum(solid, _plinth(grid, radius, plinth))
-    report(0.65, "removing floating bits and inner voids")
-    solid = _keep_one_body(solid, 2.0 * options.voxel_mm, options.voxel_mm)
+    report(0.62, "filling hollows")
+    solid = _fill_hollows(solid, 2.0 * options.voxel_mm, options.voxel_mm)
+    report(0.64, "joining floating cards to the head")
+    solid = _join_floating(solid, options.voxel_mm, BRIDGE_FRACTION * options.height_mm)
+    report(0.67, "removing floating bits")
+    solid = _keep_largest(solid, 2.0 * options.voxel_mm)
     report(0.7, "marching cubes")
     mesh = _surface(solid, grid)
     report(0.8, "smoothing")
@@ -281,21 +286,37 @@ def _plinth(grid: Grid, radius: float, thickness: float) -> np.ndarray:
     return np.maximum(slab, (r - radius + yy + chamfer) / math.sqrt(2)).astype(np.float32)
 
 
-def _keep_one_body(solid: np.ndarray, band: float, voxel: float) -> np.ndarray:
-    """Drop every solid piece but the largest, and fill every hollow that is closed or opens
-    to the outside only through a slit narrower than SLIT_MM (the mouth behind closed lips):
-    a printer could neither clear nor support it. Grooves without a chamber behind them
-    (ear folds, eyelid creases) stay. Voxels count as connected through faces, as in
-    marching cubes, which keeps edge-only contacts apart."""
-    labels, count = ndimage.label(solid < 0)
-    if count > 1:
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        solid[(labels != 0) & (labels != sizes.argmax())] = band
+def _join_floating(solid: np.ndarray, voxel: float, gap: float) -> np.ndarray:
+    """Fill the space between pieces that float free of the main body (a hair layer over the
+    scalp) and whatever lies within `gap` of them, by a morphological closing (dilate, then
+    erode, by gap / 2) applied only around those pieces, so the rest keeps its detail."""
+    inside = solid < 0
+    labels, count = ndimage.label(inside)
+    if count < 2:
+        return solid
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    floating = inside & (labels != sizes.argmax())
+    radius = gap / 2
+    box = ndimage.find_objects(floating.astype(np.int8))[0]
+    margin = int(math.ceil(2 * gap / voxel)) + 1
+    box = tuple(slice(max(b.start - margin, 0), b.stop + margin) for b in box)
+    near = ndimage.distance_transform_edt(~floating[box], sampling=voxel) <= gap
+    dilated = ndimage.distance_transform_edt(~inside[box], sampling=voxel) <= radius
+    closing = radius - ndimage.distance_transform_edt(dilated, sampling=voxel)
+    solid[box] = np.where(near, np.minimum(solid[box], closing), solid[box])
+    return solid
+
+
+def _fill_hollows(solid: np.ndarray, band: float, voxel: float) -> np.ndarray:
+    """Fill every hollow that is closed or opens to the outside only through a slit narrower
+    than SLIT_MM (the mouth behind closed lips): a printer could neither clear nor support
+    it. Grooves without a chamber behind them (ear folds, eyelid creases) stay. Voxels count
+    as connected through faces, as in marching cubes."""
     outside = solid >= 0
     steps = max(1, round(SLIT_MM / 2 / voxel))
     core = ndimage.binary_erosion(outside, iterations=steps, border_value=1)
-    labels, count = ndimage.label(core)
+    labels, _ = ndimage.label(core)
     exterior = np.isin(labels, _border_labels(labels)) & core
     chambers = core & ~exterior
     if chambers.any():
@@ -304,6 +325,16 @@ def _keep_one_body(solid: np.ndarray, band: float, voxel: float) -> np.ndarray:
     labels, count = ndimage.label(solid >= 0)
     if count > 1:
         solid[(labels != 0) & ~np.isin(labels, _border_labels(labels))] = -band
+    return solid
+
+
+def _keep_largest(solid: np.ndarray, band: float) -> np.ndarray:
+    """Drop every solid piece but the largest (face-connected voxels)."""
+    labels, count = ndimage.label(solid < 0)
+    if count > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        solid[(labels != 0) & (labels != sizes.argmax())] = band
     return solid
 
 
@@ -317,9 +348,15 @@ def _border_labels(labels: np.ndarray) -> np.ndarray:
 def _surface(solid: np.ndarray, grid: Grid) -> trimesh.Trimesh:
     """Marching cubes on the field (mcubes calls values above the level inside)."""
     values = -solid.astype(np.float64)
-    values[values == 0] = 1e-9  # a sample exactly on the level would make zero-area triangles
+    # A sample on (or within rounding of) the level would put several vertices on one point.
+    tiny = 1e-3 * grid.voxel
+    values[np.abs(values) < tiny] = tiny
     vertices, faces = mcubes.marching_cubes(values, 0.0)
-    mesh = trimesh.Trimesh(grid.origin + grid.voxel * vertices, faces, process=True)
+    # Keep marching cubes' topology as it is (one vertex per grid edge): merging close
+    # vertices or dropping thin triangles could make edges shared by four faces, or holes.
+    mesh = trimesh.Trimesh(grid.origin + grid.voxel * vertices, faces, process=False)
+    if mesh.body_count > 1:  # voxels that touch along an edge only may still come apart
+        mesh = max(mesh.split(only_watertight=False), key=lambda piece: abs(piece.volume))
     if mesh.volume < 0:
         mesh.invert()
     return mesh
