@@ -251,3 +251,10 @@ def test_cli_bad_height_writes_nothing(tmp_path, capsys, height):
     assert code == 2
     assert "height_mm must be a number greater than 0 and at most 1000" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_decimation_keeps_a_closed_solid(head_model, head):
+    bust = make_bust(bust_parts(head_model, head), PrintOptions(voxel_mm=COARSE,
+                                                                 max_triangles=20_000))
+    checks = _assert_printable(bust)
+    assert checks["triangles"] <= 20_000
