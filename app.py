@@ -143,6 +143,11 @@ class Handlers:
         session = self.studio.session(request.session_hash)
         return str(session.viewer_glb(session.head)), *_files(session.export())
 
+    def print_stl(self, request: gr.Request, progress=gr.Progress()) -> str:  # noqa: B008
+        """A 3D-printable STL bust of the head on show (a few seconds, with a progress bar)."""
+        session = self.studio.session(request.session_hash)
+        return str(session.print_stl(lambda fraction, text: progress(fraction, desc=text)))
+
     def weight_setter(self, name: str):
         def set_weight(request: gr.Request, value: float) -> None:
             self.studio.session(request.session_hash).set_weight(name, value)
@@ -221,6 +226,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                              for key, label in (("glb", "GLB (animatable)"),
                                                 ("obj", "OBJ+MTL+PNG (zip)"), ("ply", "PLY"),
                                                 ("params", "params.json"))]
+                with gr.Row():  # 3D print (issue #11): made on demand
+                    print_button = gr.Button("3D print (STL)", size="sm", elem_id="print")
+                    print_file = gr.File(label="3D print (STL)", elem_id="download-print")
                 with gr.Accordion("Edit the result (no CLIP)", open=True):
                     edits = _edit_sliders(studio)
 
@@ -244,6 +252,8 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 concurrency_id="optimize", **quiet,
             ).success(**sync_edits)
         stop.click(handlers.stop, None, status, queue=False, api_name="stop")
+        print_button.click(handlers.print_stl, None, print_file, api_name="print_stl",
+                           concurrency_limit=MAX_RUNS, concurrency_id="print")
         random_button.click(**pick_seed).then(
             handlers.random_head, seed, [preview, status], api_name="random_head",
         ).success(**sync_edits).success(handlers.export, None, [viewer, *files], **private)

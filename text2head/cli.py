@@ -16,6 +16,7 @@ from text2head.bundle import prepare_output_dir, write_head
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadModel
 from text2head.optimize import Optimization
+from text2head.printing import PrintOptions, print_head
 from text2head.styles import DEFAULT_CHOICES
 
 
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="rebuild every output file from params.json")
     export.add_argument("params", type=Path, help="a params.json written by text2head")
     _add_output_options(export)
+    export.add_argument("--print", action="store_true", dest="printable",
+                        help="also write a 3D-printable bust: head_print.stl and head_print.3mf")
+    export.add_argument("--height-mm", type=float, default=PrintOptions.height_mm,
+                        help="bust height in millimetres, plinth included (default 100)")
+    export.add_argument("--voxel-mm", type=float, default=None,
+                        help="print detail in millimetres: smaller is finer and slower "
+                             "(default: height / 200, i.e. 0.5 at 100 mm)")
     export.set_defaults(run=run_export)
 
     generate = commands.add_parser("generate", help="optimize a head for a text prompt")
@@ -111,13 +119,24 @@ def run_random(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
+    options = _print_options(args) if args.printable else None  # checked before any writing
     if not args.params.is_file():
         raise FileNotFoundError(f"parameter file not found: {args.params}")
     model = HeadModel()
     head = _with_styles(model, model.from_json(args.params.read_text(encoding="utf-8")),
                         args.style)
     out = prepare_output_dir(args.out)
-    _report(write_head(model, head, out, texture_size=args.texture_size))
+    files = write_head(model, head, out, texture_size=args.texture_size)
+    if options is not None:
+        files.update(print_head(model, head, out, options))
+    _report(files)
+
+
+def _print_options(args: argparse.Namespace) -> PrintOptions:
+    try:
+        return PrintOptions(height_mm=args.height_mm, voxel_mm=args.voxel_mm)
+    except ValueError as error:
+        raise ValueError(f"--print: {error}") from None
 
 
 def run_generate(args: argparse.Namespace) -> None:

@@ -38,6 +38,7 @@ from text2head.guidance.loading import RANDOM_LABEL, parse_clip_spec
 from text2head.heads import HeadModel, HeadParams
 from text2head.optimize import SCORE_VIEWS, Optimization, StepResult
 from text2head.preview import contact_sheet, preview_views
+from text2head.printing import Progress, print_head
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 
 KEEP_EXPORTS = 3  # export folders kept per session (older ones are deleted)
@@ -362,6 +363,13 @@ class Session:
         """A light GLB (small textures) of a head and its parts for the 3D viewer."""
         meshes = self.model.to_meshes(head, texture_size=VIEWER_TEXTURE)
         return export_glb(meshes, self.new_folder("viewer") / "head.glb")
+
+    def print_stl(self, progress: Progress | None = None) -> Path:
+        """A watertight STL bust of the head on show for 3D printing (issue #11); made on
+        demand because it takes seconds, with `progress(fraction, text)` as it goes."""
+        folder = self.new_folder("print")
+        return print_head(self.model, self.head, folder, formats=("stl",),
+                          progress=progress)["stl"]
 
     def close(self) -> None:
         self.stop()
