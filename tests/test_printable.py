@@ -73,7 +73,9 @@ def _cards(model, head) -> list[tuple[np.ndarray, np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def head(head_model):
-    return head_model.sample(torch.Generator().manual_seed(4))
+    """A random head without parts (the synthetic cards below stand in for hair)."""
+    return head_model.sample(torch.Generator().manual_seed(4)).with_styles(
+        hair="none", eyebrows="none", eyelashes="none", teeth="none", facial_hair="none")
 
 
 @pytest.fixture(scope="module")
@@ -183,13 +185,20 @@ def test_named_parts_and_eyelashes(head_model, head):
     assert make_bust(parts, PrintOptions(voxel_mm=2.0)).dropped == ["eyelashes"]
 
 
-def test_bust_parts_prefers_to_meshes(head_model, head):
-    class WithParts:
-        def to_meshes(self, head):
-            return ["head", "hair"]
+HAIR_STYLES = ("afro01", "bob01", "bob02", "braid01", "long01", "ponytail01", "short01",
+               "short02", "short03", "short04")
+BEARDS = ("full_beard", "goatee", "moustache", "stubble", "none")
 
-    assert bust_parts(WithParts(), head) == ["head", "hair"]
-    assert len(bust_parts(head_model, head)) == 1
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(HAIR_STYLES)))
+def test_every_hair_style_and_facial_hair_prints(head_model, head, index):
+    styled = head.with_styles(hair=HAIR_STYLES[index], facial_hair=BEARDS[index % len(BEARDS)],
+                              eyebrows="eyebrow001", eyelashes="eyelashes01", teeth="teeth_base")
+    bust = make_bust(bust_parts(head_model, styled), PrintOptions(voxel_mm=COARSE))
+    _assert_printable(bust, sample=2000)
+    assert "hair" in bust.included and "eyebrows" in bust.included
+    assert "eyelashes" in bust.dropped
 
 
 def test_self_intersection_check_finds_crossing_faces():

@@ -42,11 +42,9 @@ class SortedParts:
 
 
 def bust_parts(model, head) -> list[TexturedMesh]:
-    """The parts of a head, head first: `model.to_meshes` when the model has parts, else the
-    single mesh of `model.to_mesh`. A small texture is enough: printing reads geometry only."""
-    if hasattr(model, "to_meshes"):
-        return list(model.to_meshes(head))
-    return [model.to_mesh(head, texture_size=64)]
+    """The parts of a head, head first (`model.to_meshes`). A small texture is enough:
+    printing reads geometry only."""
+    return list(model.to_meshes(head, texture_size=64))
 
 
 def part_name(part: Part, index: int) -> str:

@@ -29,20 +29,22 @@ _NO_HIT = torch.iinfo(torch.int64).max
 # Row spans are widened by this much relative rounding slack (barycentric units, and pixels), far
 # more than float32 rounding, so that they hold every pixel centre the inside test accepts.
 _SPAN_SLACK = 1e-4
+# Pushes a span bound out of any image (in pixels) while staying finite in float32.
+_FAR = 1e30
 
 
 @dataclass(frozen=True)
 class Cutout:
     """Faces whose pixels are holes wherever `opaque` says they are not opaque.
 
-    `opaque(view, face, barycentrics)` gets (N,) view and face indices and the (N, 3)
-    perspective-correct barycentrics of candidate pixels and returns (N,) bool. It only sees
-    candidates of these faces, so its cost follows their screen area. Cut-out faces are never
-    culled: cards are single layers that must be seen from both sides.
+    `opaque(view, face, b1, b2)` gets (N,) view and face indices and the perspective-correct
+    barycentrics b1, b2 (N,) of the second and third corners at candidate pixels and returns
+    (N,) bool. It only sees candidates of these faces, so its cost follows their screen area.
+    Cut-out faces are never culled: cards are single layers that must be seen from both sides.
     """
 
     faces: Tensor  # (F,) bool
-    opaque: Callable[[Tensor, Tensor, Tensor], Tensor]
+    opaque: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -176,50 +178,36 @@ def _offsets(counts: Tensor, owner: Tensor) -> Tensor:
     return torch.arange(len(owner), device=owner.device) - gather_rows(starts, owner)
 
 
-def _span_bounds(origin: Tensor, gradients: Tensor, low_y: Tensor, high_y: Tensor,
-                 height: int) -> Tensor:
-    """(8, R) coefficients of x = A + beta * y, y the pixel row: A of two lower and two upper
-    bounds, then their beta, of the pixel x whose centres can pass the inside test of each of
-    the R triangles (origin (R, 2), barycentric gradients (R, 4)).
+def _span_bounds(x0: Tensor, y0: Tensor, gradients: Sequence[Tensor], low_y: Tensor,
+                 high_y: Tensor, height: int) -> Tensor:
+    """(9, R) coefficients of x = A + beta * y, y the pixel row, bounding the pixels x whose
+    centres can pass the inside test of each of R triangles (first corner (x0, y0), barycentric
+    gradients): A of three lower bounds, A of three upper bounds, then the three beta.
 
-    The edge functions are linear in x along a row, so each of the three constraints
-    l1 >= 0, l2 >= 0, l1 + l2 <= 1 bounds x from one side (or not at all along a horizontal
-    edge, which lies on the box's top or bottom row anyway); as the three slopes sum to zero,
-    one or two bound from each side. Bounds are relaxed by rounding slack, much more than
-    float32 rounding, so that a span holds every pixel centre the exact test accepts; that test
-    still decides.
+    The edge functions are linear in x along a row, so each of the constraints l1 >= 0,
+    l2 >= 0, l1 + l2 <= 1 bounds x from the side its slope a says; the other side gets a bound
+    pushed out of reach by adding -+_FAR (bool masks and torch.where are slow on CPU). A
+    (near-)horizontal edge, |a| tiny, yields a bound far outside the box on its harmless side
+    wherever its row lies inside the triangle. Bounds are relaxed by rounding slack, much more
+    than float32 rounding, so that a span holds every pixel centre the exact test accepts; that
+    test still decides.
     """
-    x0, y0 = origin.unbind(1)
-    l1_x, l1_y, l2_x, l2_y = gradients.unbind(1)
+    l1_x, l1_y, l2_x, l2_y = gradients
     reach = torch.maximum((low_y + 0.5 - y0).abs(), (high_y + 0.5 - y0).abs())
     relax = _SPAN_SLACK * (2 + 2 * (l1_y.abs() + l2_y.abs()) * reach)
-    lower, upper = [], []
-    # Constraint a * dx >= p + q * dy, (dx, dy) = pixel centre - origin.
+    lower, upper, betas = [], [], []
+    # Constraint a * dx >= p + q * dy, (dx, dy) = pixel centre - (x0, y0).
     for a, p, q in ((l1_x, -_INSIDE_TOLERANCE, -l1_y), (l2_x, -_INSIDE_TOLERANCE, -l2_y),
                     (-(l1_x + l2_x), -1 - _INSIDE_TOLERANCE, l1_y + l2_y)):
-        bounded = a.abs() > 1e-12
-        a = torch.where(bounded, a, 1)
-        beta = torch.where(bounded, q / a, 0)
+        a = a.abs().clamp(min=1e-12).copysign(a)
+        beta = q / a
         offset = x0 - 0.5 + (p - relax + q * (0.5 - y0)) / a
         slack = _SPAN_SLACK * (1 + x0.abs() + offset.abs() + beta.abs() * (y0.abs() + height + 1))
-        lower.append((torch.where(bounded & (a > 0), offset - slack, -torch.inf), beta))
-        upper.append((torch.where(bounded & (a < 0), offset + slack, torch.inf), beta))
-    slots = [_first_and_last_finite(bounds) for bounds in (lower, upper)]
-    return torch.stack([offset for side in slots for offset, _ in side]
-                       + [beta for side in slots for _, beta in side])
-
-
-def _first_and_last_finite(bounds: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
-    """Of three (offset, beta) bounds, per triangle the first and the last with a finite offset
-    (the same one twice when only one is; infinite ones when none is)."""
-    finite = [torch.isfinite(offset) for offset, _ in bounds]
-
-    def pick(order: tuple[int, int, int]) -> tuple[Tensor, Tensor]:
-        a, b, c = (bounds[k] for k in order)
-        return tuple(torch.where(finite[order[0]], x, torch.where(finite[order[1]], y, z))
-                     for x, y, z in zip(a, b, c, strict=True))
-
-    return [pick((0, 1, 2)), pick((2, 1, 0))]
+        side = a.sign()  # +1: a lower bound, -1: an upper one
+        lower.append(offset - slack + (side - 1) * _FAR)
+        upper.append(offset + slack + (side + 1) * _FAR)
+        betas.append(beta)
+    return torch.stack(lower + upper + betas)
 
 
 @torch.no_grad()
@@ -245,39 +233,40 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
                              torch.nonzero((keep & cutout.faces).view(-1)).squeeze(1)])
         n_solid = int((keep & ~cutout.faces).sum())
     view, face = entries // n_faces, entries % n_faces
-    corners = gather_rows(corners.view(-1, 3, 2), entries)
-    inverse_w = 1.0 / gather_rows(corner_w.view(-1, 3), entries)
+    # Per-entry values as contiguous columns: fast arithmetic, and a 1-D index_select (the
+    # fastest gather on CPU) spreads them over spans and candidates.
+    xs, ys = gather_rows(corners.view(-1, 3, 2), entries).permute(2, 1, 0).contiguous()
+    inverse_w = (1.0 / gather_rows(corner_w.view(-1, 3), entries)).T.contiguous()
+    w0, w1, w2 = inverse_w[0], inverse_w[1] - inverse_w[0], inverse_w[2] - inverse_w[0]
+    # The arithmetic of _barycentric_gradients, which decided visibility before spans existed.
+    e1x, e1y, e2x, e2y = xs[1] - xs[0], ys[1] - ys[0], xs[2] - xs[0], ys[2] - ys[0]
+    double_area = e1x * e2y - e1y * e2x
+    gradients = (e2y / double_area, -e2x / double_area, -e1y / double_area, e1x / double_area)
 
     # Pixel-centre bounding boxes; coordinates are clamped first so that far-away vertices
     # cannot overflow the integer conversion.
-    low = (corners.amin(1).clamp(-1, max(height, width) + 1) - 0.5).ceil()
-    high = (corners.amax(1).clamp(-1, max(height, width) + 1) - 0.5).floor()
-    low = low.clamp(min=0)
-    high = torch.minimum(high, torch.tensor([width - 1.0, height - 1.0], device=screen.device,
-                                            dtype=screen.dtype))
-    n_rows = (high[:, 1] - low[:, 1] + 1).clamp(min=0).long()
-    n_rows = torch.where(high[:, 0] >= low[:, 0], n_rows, 0)
-    origin, gradients = _barycentric_gradients(corners)
-    bounds = _span_bounds(origin, gradients, low[:, 1], high[:, 1], height)
+    limit = max(height, width) + 1
+    low_x, low_y = ((c.amin(0).clamp(-1, limit) - 0.5).ceil().clamp(min=0) for c in (xs, ys))
+    high_x = (xs.amax(0).clamp(-1, limit) - 0.5).floor().clamp(max=width - 1)
+    high_y = (ys.amax(0).clamp(-1, limit) - 0.5).floor().clamp(max=height - 1)
+    n_rows = (high_y - low_y + 1).long().clamp(min=0) * (high_x >= low_x)
+    bounds = _span_bounds(xs[0], ys[0], gradients, low_y, high_y, height)
 
-    # One span per (triangle, pixel row). Per-triangle values are gathered one column at a time:
-    # a 1-D index_select is the fastest gather on CPU and keeps the arithmetic contiguous.
-    columns = torch.cat([origin, gradients, low[:, :1], high[:, :1]], 1).T.contiguous()
-    x0, y0, l1_x, l1_y, l2_x, l2_y, low_x, high_x = columns
+    # One span per (triangle, pixel row): the pixels between its lower and upper bounds.
     triangle = _spread(n_rows)
-    row = gather_rows(low[:, 1].contiguous(), triangle) + _offsets(n_rows, triangle)
-    lower_1, lower_2, upper_1, upper_2 = (
-        gather_rows(bounds[k], triangle) + gather_rows(bounds[k + 4], triangle) * row
-        for k in range(4))
-    first = torch.maximum(lower_1, lower_2).clamp(gather_rows(low_x, triangle),
-                                                  gather_rows(high_x, triangle) + 1).ceil()
-    last = torch.minimum(upper_1, upper_2).clamp(gather_rows(low_x, triangle) - 1,
-                                                 gather_rows(high_x, triangle)).floor()
-    length = (last - first + 1).clamp(min=0).long()
-    span_x0 = gather_rows(x0, triangle)
-    dy = row + 0.5 - gather_rows(y0, triangle)
-    a1, a2 = gather_rows(l1_x, triangle), gather_rows(l2_x, triangle)
-    c1, c2 = gather_rows(l1_y, triangle) * dy, gather_rows(l2_y, triangle) * dy
+    row = gather_rows(low_y, triangle) + _offsets(n_rows, triangle)
+    at_row = [gather_rows(bounds[k], triangle) + gather_rows(bounds[6 + k % 3], triangle) * row
+              for k in range(6)]
+    first = torch.maximum(torch.maximum(at_row[0], at_row[1]), at_row[2])
+    last = torch.minimum(torch.minimum(at_row[3], at_row[4]), at_row[5])
+    box_low, box_high = gather_rows(low_x, triangle), gather_rows(high_x, triangle)
+    first = torch.minimum(torch.maximum(first, box_low), box_high + 1).ceil()
+    last = torch.minimum(torch.maximum(last, box_low - 1), box_high).floor()
+    length = (last - first + 1).long().clamp(min=0)
+    span_x0 = gather_rows(xs[0], triangle)
+    dy = row + 0.5 - gather_rows(ys[0], triangle)
+    a1, a2 = gather_rows(gradients[0], triangle), gather_rows(gradients[2], triangle)
+    c1, c2 = gather_rows(gradients[1], triangle) * dy, gather_rows(gradients[3], triangle) * dy
 
     # Candidates: the pixels of each span, with the inside test l1 = l1_x * dx + l1_y * dy, ...
     span = _spread(length)
@@ -294,9 +283,7 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     l1, l2, x = l1.index_select(0, hits), l2.index_select(0, hits), x.index_select(0, hits)
     y = gather_rows(row, span)
     owner = gather_rows(triangle, span)  # ascending
-    w0 = gather_rows(inverse_w[:, 0].contiguous(), owner)
-    w1 = gather_rows((inverse_w[:, 1] - inverse_w[:, 0]).contiguous(), owner)
-    w2 = gather_rows((inverse_w[:, 2] - inverse_w[:, 0]).contiguous(), owner)
+    w0, w1, w2 = gather_rows(w0, owner), gather_rows(w1, owner), gather_rows(w2, owner)
     # Screen barycentrics interpolate 1/w linearly; positive float32 bit patterns sort like the
     # floats, so the per-pixel minimum of (depth bits << 32 | face) is the nearest triangle.
     depth = 1.0 / (w0 + l1 * w1 + l2 * w2)
@@ -305,11 +292,10 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     if cutout is not None:
         # The covered candidates of cut-out faces are a tail: drop the transparent ones.
         tail = int(torch.searchsorted(owner, n_solid))
-        b1 = l1[tail:] * (w0[tail:] + w1[tail:]) * depth[tail:]
-        b2 = l2[tail:] * (w0[tail:] + w2[tail:]) * depth[tail:]
         opaque = cutout.opaque(hit_view[tail:], hit_face[tail:],
-                               torch.stack([1 - b1 - b2, b1, b2], dim=1))
-        key[tail:] = torch.where(opaque, key[tail:], _NO_HIT)
+                               l1[tail:] * (w0[tail:] + w1[tail:]) * depth[tail:],
+                               l2[tail:] * (w0[tail:] + w2[tail:]) * depth[tail:])
+        key[tail:] = torch.maximum(key[tail:], (~opaque).long() * _NO_HIT)
     pixel = hit_view * (height * width) + y.long() * width + x.long()
 
     best = torch.full((n_views * height * width,), _NO_HIT, dtype=torch.int64, device=screen.device)

@@ -140,17 +140,23 @@ def texture_cutout(faces: Tensor, alpha: Tensor, corner_uvs: Tensor) -> Cutout:
     """
     n_textures, height, width = alpha.shape
     opaque_texels = (alpha >= ALPHA_CUTOFF).reshape(-1)
-    corner_uvs = corner_uvs.detach().reshape(-1, 6)
+    corner_uvs = corner_uvs.detach()
+    # uv = uv0 + b1 (uv1 - uv0) + b2 (uv2 - uv0), as contiguous per-face columns.
+    u0, du1, du2, v0, dv1, dv2 = torch.stack(
+        [corner_uvs[:, 0], corner_uvs[:, 1] - corner_uvs[:, 0],
+         corner_uvs[:, 2] - corner_uvs[:, 0]], dim=1).permute(2, 1, 0).reshape(6, -1)
 
-    def opaque(view: Tensor, face: Tensor, barycentrics: Tensor) -> Tensor:
-        corners = gather_rows(corner_uvs.to(barycentrics), face).view(-1, 3, 2)
-        # A sum over the corner axis would be a slow strided reduction.
-        uv = (corners[:, 0] * barycentrics[:, :1] + corners[:, 1] * barycentrics[:, 1:2]
-              + corners[:, 2] * barycentrics[:, 2:])
+    def opaque(view: Tensor, face: Tensor, b1: Tensor, b2: Tensor) -> Tensor:
+        def at(column: Tensor) -> Tensor:
+            return gather_rows(column.to(b1), face)
+
+        u = at(u0) + b1 * at(du1) + b2 * at(du2)
+        v = at(v0) + b1 * at(dv1) + b2 * at(dv2)
         # Non-negative floats truncate to their floor; the clamps also catch huge values.
-        x = (uv[:, 0] * width).clamp(0, width - 1).long()
-        y = ((1 - uv[:, 1]) * height).clamp(0, height - 1).long()
-        return opaque_texels[batch_rows(view, n_textures) * (height * width) + y * width + x]
+        x = (u * width).clamp(0, width - 1).long()
+        y = ((1 - v) * height).clamp(0, height - 1).long()
+        texel = batch_rows(view, n_textures) * (height * width) + y * width + x
+        return gather_rows(opaque_texels, texel)
 
     return Cutout(faces, opaque)
 

@@ -165,8 +165,8 @@ def _drop_transparent_crossings(keep: Tensor, fragments: Fragments, faces: Tenso
     crossing = near + (near_k / (near_k - far_k)).clamp(0, 1) * (far - near)
     # Screen barycentrics weighted by 1/w and normalised are perspective correct.
     weighted = crossing / gather_rows(fragments.w.reshape(-1), corner_ids)
-    barycentrics = weighted / weighted.sum(1, keepdim=True)
-    keep[rows] = cutout.opaque(segments.view, triangle, barycentrics)
+    weighted = weighted / weighted.sum(1, keepdim=True)
+    keep[rows] = cutout.opaque(segments.view, triangle, weighted[:, 1], weighted[:, 2])
 
 
 def _straddling_pairs(fragments: Fragments, neighbors: Tensor) -> tuple[Tensor, Tensor]:
