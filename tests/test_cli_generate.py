@@ -27,6 +27,12 @@ def test_generate_writes_every_file(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["prompt"] == "a smiling old woman" and config["steps"] == 5
     assert config["clip"] == "random:ViT-B-32" and "RANDOM WEIGHTS" in config["clip_description"]
+    # CLIP scored every hair and facial-hair style and kept its best.
+    scores = config["style_scores"]
+    assert set(scores["hair"]) >= {"none", "long01", "afro01"} and len(scores["facial_hair"]) == 5
+    for kind in ("hair", "facial_hair"):
+        assert config["styles"][kind] == max(scores[kind], key=scores[kind].get)
+    assert json.loads((out / "params.json").read_text())["styles"] == config["styles"]
     rows = list(csv.DictReader((out / "losses.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
     assert {"clip", "total", "prior_identity"} <= set(rows[0])

@@ -31,6 +31,7 @@ class Result:
     config: RunConfig
     clip_spec: str  # how to load the guide again (see text2head.guidance.load_clip)
     clip_description: str  # says "RANDOM WEIGHTS" when the guide was a test fixture
+    style_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # CLIP's choice
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -74,7 +75,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         head=best.head, clip_score=best.clip_score, best_step=best.step,
         steps_run=len(history), history=history, config=run.config,
         clip_spec=" + ".join(model.spec for model, _ in run.guide.models),
-        clip_description=run.guide.description,
+        clip_description=run.guide.description, style_scores=run.style_scores,
     )
     if out is not None:
         result.files = write_run(run.model, result, out)

@@ -51,7 +51,8 @@ def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
     config = result.config.to_dict()
     config.update(clip=result.clip_spec, clip_description=result.clip_description,
                   best_step=result.best_step, best_clip_score=result.clip_score,
-                  steps_run=result.steps_run)
+                  steps_run=result.steps_run, styles=result.head.styles.to_dict(),
+                  style_scores=result.style_scores)
     files["config"] = write_text_atomic(
         out / "config.json", json.dumps(config, indent=1, ensure_ascii=False) + "\n"
     )

@@ -92,8 +92,7 @@ def interpolate(values: Tensor, fragments: Fragments, faces: Tensor,
     if pixels is not None:
         view, face, barycentrics = view[pixels], face[pixels], barycentrics[pixels]
     rows = batch_rows(view, n_values)[:, None] * n_vertices + faces[face]
-    corner_values = gather_rows(values.reshape(-1, channels), rows)  # (N, 3, C)
-    return (barycentrics[..., None] * corner_values).sum(1)
+    return _weighted_corners(barycentrics, gather_rows(values.reshape(-1, channels), rows))
 
 
 def interpolate_corners(corner_values: Tensor, fragments: Fragments) -> Tensor:
@@ -102,7 +101,15 @@ def interpolate_corners(corner_values: Tensor, fragments: Fragments) -> Tensor:
     Corner values keep UV islands apart: a pixel only ever mixes its own face's corners, so no
     interpolation runs across a seam.
     """
-    return (fragments.barycentrics[..., None] * gather_rows(corner_values, fragments.face)).sum(1)
+    return _weighted_corners(fragments.barycentrics, gather_rows(corner_values, fragments.face))
+
+
+def _weighted_corners(barycentrics: Tensor, corner_values: Tensor) -> Tensor:
+    """sum_k barycentrics[:, k] * corner_values[:, k] for (N, 3) and (N, 3, C), written out: a
+    sum over the short corner axis is a slow strided reduction (the result is the same)."""
+    b0, b1, b2 = barycentrics.unbind(1)
+    c0, c1, c2 = corner_values.unbind(1)
+    return b0[:, None] * c0 + b1[:, None] * c1 + b2[:, None] * c2
 
 
 def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:

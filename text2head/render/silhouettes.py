@@ -23,7 +23,15 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from .rasterize import Cutout, Fragments, gather_rows, pixel_centres, screen_barycentrics
+from .rasterize import (
+    Cutout,
+    Fragments,
+    _barycentric_gradients,
+    _barycentrics_12,
+    gather_rows,
+    pixel_centres,
+    screen_barycentrics,
+)
 
 # Most contours are found within a few triangles; a walk that needs more gives up (no blend).
 _MAX_WALK_STEPS = 32
@@ -61,7 +69,8 @@ def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Ten
     keep = _across_edge(fragments, faces, segments, triangle, edge)
     if cutout is not None:
         _drop_transparent_crossings(keep, fragments, faces, segments, triangle, edge, cutout)
-    segments, triangle, edge = segments.select(keep), triangle[keep], edge[keep]
+    rows = torch.nonzero(keep).squeeze(1)
+    segments, triangle, edge = segments.select(rows), triangle[rows], edge[rows]
     n_vertices = fragments.screen.shape[1]
     corner_ids = segments.view[:, None] * n_vertices + faces[triangle]
     corners = gather_rows(fragments.screen.reshape(-1, 2), corner_ids)
@@ -88,7 +97,7 @@ class _Segments:
     far_y: Tensor
 
     def select(self, rows: Tensor) -> _Segments:
-        return _Segments(*(getattr(self, f.name)[rows] for f in fields(self)))
+        return _Segments(*(getattr(self, f.name).index_select(0, rows) for f in fields(self)))
 
     def barycentrics(self, corners: Tensor) -> tuple[Tensor, Tensor]:
         """Screen barycentrics (M, 3) of triangles (M, 3, 2) at both ends of each segment."""
@@ -110,22 +119,32 @@ def _silhouette_crossings(fragments: Fragments, faces: Tensor, neighbors: Tensor
     """
     triangle = fragments.triangle_id.reshape(-1)[segments.occluder]
     edge = torch.full_like(triangle, -1)
-    front = fragments.front_facing
-    corner_table = fragments.screen.detach()[:, faces]  # (B, F, 3, 2)
+    n_faces = len(faces)
+    front = fragments.front_facing.reshape(-1)
+    flat_neighbors = neighbors.reshape(-1)
+    # Per (view, face): first corner and barycentric gradients, the arithmetic of
+    # `screen_barycentrics`, computed once instead of at every step.
+    corners = fragments.screen.detach().index_select(1, faces.reshape(-1))
+    origin, gradients = _barycentric_gradients(corners.view(-1, 3, 2))
+    table = torch.cat([origin, gradients], dim=1)
     active = torch.arange(len(triangle), device=triangle.device)
     walking = segments
     for _ in range(_MAX_WALK_STEPS):
         if not len(active):
             break
-        current = triangle[active]
-        near, far = walking.barycentrics(corner_table[walking.view, current])
+        current = triangle.index_select(0, active)
+        rows = walking.view * n_faces + current
+        x0, y0, *row_gradients = table.index_select(0, rows).unbind(1)
+        near, far = (torch.stack([1 - l1 - l2, l1, l2], dim=-1) for l1, l2 in (
+            _barycentrics_12(row_gradients, walking.near_x - x0, walking.near_y - y0),
+            _barycentrics_12(row_gradients, walking.far_x - x0, walking.far_y - y0)))
         # Barycentric k falls linearly along the segment and leaves the triangle at zero.
         falling = far < near
         crossing = torch.where(falling, near / torch.where(falling, near - far, 1.0), torch.inf)
         t, exit_edge = crossing.min(-1)
-        neighbor = neighbors[current, exit_edge]
-        silhouette = (neighbor < 0) | (front[walking.view, neighbor.clamp(min=0)]
-                                       != front[walking.view, current])
+        neighbor = flat_neighbors.index_select(0, current * 3 + exit_edge)
+        across = walking.view * n_faces + neighbor.clamp(min=0)
+        silhouette = (neighbor < 0) | (front.index_select(0, across) != front.index_select(0, rows))
         leaves = t < 1
         edge[active[leaves & silhouette]] = exit_edge[leaves & silhouette]
         walks_on = torch.nonzero(leaves & ~silhouette).squeeze(1)
@@ -144,7 +163,8 @@ def _across_edge(fragments: Fragments, faces: Tensor, segments: _Segments, trian
     """
     found = edge >= 0
     ends = torch.stack([(edge + 1) % 3, (edge + 2) % 3], dim=1).clamp(min=0)
-    corners = fragments.screen.detach()[segments.view[:, None], faces[triangle]]  # (M, 3, 2)
+    corner_ids = segments.view[:, None] * fragments.screen.shape[1] + faces[triangle]
+    corners = gather_rows(fragments.screen.detach().reshape(-1, 2), corner_ids)  # (M, 3, 2)
     direction = torch.diff(corners.gather(1, ends[..., None].expand(-1, -1, 2)), dim=1)[:, 0]
     steep = direction[:, 1].abs() >= direction[:, 0].abs()
     along_row = segments.near_y == segments.far_y
@@ -177,21 +197,23 @@ def _straddling_pairs(fragments: Fragments, neighbors: Tensor) -> tuple[Tensor, 
     contour runs between them, and they are most pairs.
     """
     ids = fragments.triangle_id
+    n_views, height, width = ids.shape
     flat_ids = ids.reshape(-1)
-    index = torch.arange(ids.numel(), device=ids.device).view(ids.shape)
     firsts, seconds = [], []
-    for a, b in ((index[:, :, :-1], index[:, :, 1:]), (index[:, :-1, :], index[:, 1:, :])):
-        differ = flat_ids[a] != flat_ids[b]
-        firsts.append(a[differ])
-        seconds.append(b[differ])
+    for step, (a, b) in ((1, (ids[:, :, :-1], ids[:, :, 1:])), (width, (ids[:, :-1], ids[:, 1:]))):
+        view, y, x = torch.nonzero(a != b).unbind(1)
+        firsts.append((view * height + y) * width + x)
+        seconds.append(firsts[-1] + step)
     first, second = torch.cat(firsts), torch.cat(seconds)
-    first_id, second_id = flat_ids[first], flat_ids[second]
-    view = first // ids[0].numel()
-    front = fragments.front_facing
+    first_id, second_id = flat_ids.index_select(0, first), flat_ids.index_select(0, second)
+    view = first // (height * width)
+    n_faces = len(neighbors)
+    front = fragments.front_facing.reshape(-1)
     first_face, second_face = first_id.clamp(min=0), second_id.clamp(min=0)
     smooth = ((first_id >= 0) & (second_id >= 0)
-              & (neighbors[first_face] == second_id[:, None]).any(1)
-              & (front[view, first_face] == front[view, second_face]))
+              & (gather_rows(neighbors, first_face) == second_id[:, None]).any(1)
+              & (front.index_select(0, view * n_faces + first_face)
+                 == front.index_select(0, view * n_faces + second_face)))
     first, second = first[~smooth], second[~smooth]
     depth = fragments.depth.reshape(-1)
     first_nearer = depth[first] <= depth[second]
