@@ -10,7 +10,7 @@ import torch
 
 from text2head import api
 from text2head.bundle import write_head
-from text2head.edits import EDIT_CONTROLS, apply_edits, edit_values
+from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, apply_edits, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.guidance.loading import RANDOM_LABEL
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS
@@ -75,6 +75,20 @@ def test_edits_move_grouped_parameters_together_and_leave_others(head_model):
     high = apply_edits(head_model, base, {"Age": 5.0})  # out of range is clamped
     assert float(high.identity[0, head_model.specs["identity"].index("age")]) == 1.0
     head_model.validate(high)
+
+
+def test_style_menus_change_parts_keep_sliders_and_reject_unknown_styles(head_model):
+    base = head_model.sample(torch.Generator().manual_seed(3))
+    styles = dict(zip([kind for _, kind in STYLE_MENUS], style_values(base), strict=True))
+    edited = apply_edits(head_model, base, {}, {**styles, "hair": "afro01",
+                                                 "facial_hair": "full_beard"})
+    assert (edited.styles.hair, edited.styles.facial_hair) == ("afro01", "full_beard")
+    assert torch.equal(edited.identity, base.identity) and torch.equal(edited.hair, base.hair)
+    with pytest.raises(ValueError, match="unknown hair style 'mohawk'; known: none, afro01"):
+        apply_edits(head_model, base, {}, {"hair": "mohawk"})
+    # Hair sliders move the hair group like any other edit.
+    darker = apply_edits(head_model, base, {"Hair darkness (eumelanin)": 1.0})
+    assert float(darker.hair[0, head_model.specs["hair"].index("hair_eumelanin")]) == 1.0
 
 
 def test_labels_show_random_weights_and_figures_have_every_term():
