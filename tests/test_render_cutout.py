@@ -112,6 +112,19 @@ def test_opaque_card_renders_as_a_plain_card(yaw: float) -> None:
     _assert_same(cut, _render_scene(scene, yaw))
 
 
+def test_each_view_uses_its_own_alpha() -> None:
+    scene = _sphere_and_card(torch.ones(8, 8))
+    textures = scene["texture"].repeat(2, 1, 1, 1)
+    textures[0, 3, :, :8] = 0  # the card's tile is transparent in the first view only
+    out = render(scene["vertices"][None], scene["faces"],
+                 Cameras.look_at_orbit([0.0, 0.0], 10.0, DISTANCE, FOV),
+                 corner_uvs=scene["corner_uvs"], texture=textures,
+                 cutout_faces=scene["cutout_faces"], resolution=(HEIGHT, WIDTH))
+    card = scene["cutout_faces"]
+    shows_card = [card[ids[ids >= 0]].any().item() for ids in out.triangle_id]
+    assert shows_card == [False, True]
+
+
 def test_cut_out_card_is_seen_from_behind_while_back_faces_are_culled() -> None:
     scene = _sphere_and_card(torch.ones(8, 8))
     card = scene["cutout_faces"]
@@ -147,42 +160,54 @@ def test_new_arguments_off_change_nothing() -> None:
 
 def test_rasterizer_spans_hold_every_pixel_the_edge_test_accepts() -> None:
     # Row spans only narrow down which pixels get the exact edge test; coverage must equal a
-    # brute-force evaluation of the same float32 edge functions at every pixel centre, also for
-    # slivers, axis-aligned edges through pixel centres and huge triangles.
+    # brute-force evaluation of the same float32 edge functions at every pixel centre of the
+    # triangle's bounding box, also for slivers, axis-aligned edges through pixel centres and
+    # huge triangles.
     generator = torch.Generator().manual_seed(0)
-    size = 32
+    size = 24  # not a power of two: screen coordinates pick up rounding
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator)
+
+    def normal(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator)
+
+    sliver, direction = uniform(200, 1, 2) * size, 30 * normal(200, 1, 2)
+    corner = torch.floor(uniform(200, 1, 2) * size) + 0.5
+    sides = torch.floor(uniform(200, 1, 2) * 9) + 1
     triangles = [
-        torch.rand(40, 3, 2, generator=generator) * 40 - 4,  # ordinary, some off the border
-        torch.floor(torch.rand(40, 3, 2, generator=generator) * 32) + 0.5,  # on pixel centres
-        torch.rand(20, 3, 2, generator=generator) * 4e4 - 2e4,  # huge
+        uniform(200, 3, 2) * 30 - 3,  # ordinary, some over the border
+        torch.floor(uniform(200, 3, 2) * size) + 0.5,  # corners on pixel centres
+        (uniform(200, 3, 2) - 0.5) * 10 ** (uniform(200, 1, 1) * 8),  # up to huge
+        torch.cat([sliver, sliver + direction,  # slivers
+                   sliver + direction * (1 + 1e-4 * normal(200, 1, 1)) + 1e-4 * normal(200, 1, 2)],
+                  1),
+        torch.cat([corner, corner + sides * torch.tensor([1.0, 0.0]),  # axis-aligned edges
+                   corner + sides * torch.tensor([0.0, 1.0])], 1),
     ]
-    sliver = torch.rand(20, 1, 2, generator=generator) * 32
-    direction = torch.randn(20, 1, 2, generator=generator)
-    triangles.append(torch.cat([sliver, sliver + 20 * direction,
-                                sliver + 20.001 * direction + 1e-3], 1))
     corners = torch.cat(triangles)
-    # Clip coordinates that map to these pixel positions, with varying w (1 where the corners
-    # must stay exactly on pixel centres).
-    w = 0.5 + torch.rand(len(corners), 3, 1, generator=generator)
-    w[40:80] = 1.0
+    w = torch.cat([0.5 + uniform(200, 3, 1), torch.ones(200, 3, 1), 0.5 + uniform(400, 3, 1),
+                   torch.ones(200, 3, 1)])
     ndc = torch.stack([corners[..., 0] / size * 2 - 1, 1 - corners[..., 1] / size * 2], -1)
     clip = torch.cat([ndc * w, torch.zeros_like(w), w], -1)
-    faces = torch.tensor([[0, 1, 2]])
-    fragments = rasterize(clip, faces, size, size, cull_backfaces=False)
+    fragments = rasterize(clip, torch.tensor([[0, 1, 2]]), size, size, cull_backfaces=False)
 
     screen = fragments.screen  # what the rasterizer sees after the perspective divide
     origin = screen[:, 0]
     edge1, edge2 = screen[:, 1] - origin, screen[:, 2] - origin
     area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
     gradients = torch.stack([edge2[:, 1], -edge2[:, 0], -edge1[:, 1], edge1[:, 0]], -1)
-    gradients = gradients / area[:, None]
-    centre = torch.arange(size, dtype=torch.float32) + 0.5
-    dx = centre[None, None, :] - origin[:, 0, None, None]
-    dy = centre[None, :, None] - origin[:, 1, None, None]
-    g = gradients[:, :, None, None]
-    l1 = g[:, 0] * dx + g[:, 1] * dy
-    l2 = g[:, 2] * dx + g[:, 3] * dy
-    inside = (l1 >= -1e-6) & (l2 >= -1e-6) & (l1 + l2 <= 1 + 1e-6) & (area != 0)[:, None, None]
+    g = (gradients / area[:, None])[:, :, None, None]
+    pixel = torch.arange(size, dtype=torch.float32)
+    dx = pixel[None, None, :] + 0.5 - origin[:, 0, None, None]
+    dy = pixel[None, :, None] + 0.5 - origin[:, 1, None, None]
+    l1, l2 = g[:, 0] * dx + g[:, 1] * dy, g[:, 2] * dx + g[:, 3] * dy
+    low = (screen.amin(1).clamp(-1, size + 1) - 0.5).ceil()[:, :, None, None]
+    high = (screen.amax(1).clamp(-1, size + 1) - 0.5).floor()[:, :, None, None]
+    in_box = ((pixel[None, None, :] >= low[:, 0]) & (pixel[None, None, :] <= high[:, 0])
+              & (pixel[None, :, None] >= low[:, 1]) & (pixel[None, :, None] <= high[:, 1]))
+    inside = ((l1 >= -1e-6) & (l2 >= -1e-6) & (l1 + l2 <= 1 + 1e-6) & in_box
+              & (area != 0)[:, None, None])
     assert inside.any(2).any(1).float().mean() > 0.5
     assert torch.equal(fragments.triangle_id >= 0, inside)
 

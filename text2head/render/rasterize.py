@@ -75,12 +75,12 @@ def to_screen(clip: Tensor, height: int, width: int) -> Tensor:
 
 def screen_barycentrics(corners: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Screen-space barycentrics (..., 3) of points (x, y) in triangles `corners` (..., 3, 2)."""
-    origin, gradients = _barycentric_gradients(corners)
-    l1, l2 = _barycentrics_12(gradients.unbind(-1), x - origin[..., 0], y - origin[..., 1])
+    origin, gradients = barycentric_gradients(corners)
+    l1, l2 = barycentrics_12(gradients.unbind(-1), x - origin[..., 0], y - origin[..., 1])
     return torch.stack([1 - l1 - l2, l1, l2], dim=-1)
 
 
-def _barycentric_gradients(corners: Tensor) -> tuple[Tensor, Tensor]:
+def barycentric_gradients(corners: Tensor) -> tuple[Tensor, Tensor]:
     """First corner (..., 2) and d(l1, l2)/d(x, y) as (..., 4) for triangles (..., 3, 2).
 
     Barycentrics are evaluated relative to the first corner so that float32 keeps its precision
@@ -93,7 +93,7 @@ def _barycentric_gradients(corners: Tensor) -> tuple[Tensor, Tensor]:
     return origin, gradients / signed_areas(corners)[..., None]
 
 
-def _barycentrics_12(gradients: Sequence[Tensor], dx: Tensor, dy: Tensor) -> tuple[Tensor, Tensor]:
+def barycentrics_12(gradients: Sequence[Tensor], dx: Tensor, dy: Tensor) -> tuple[Tensor, Tensor]:
     """Barycentrics of the second and third corners at offsets (dx, dy) from the first."""
     l1_x, l1_y, l2_x, l2_y = gradients
     return l1_x * dx + l1_y * dy, l2_x * dx + l2_y * dy
@@ -124,7 +124,8 @@ def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
         raise ValueError(f"clip vertices must be (B, V, 4), got {tuple(clip.shape)}")
     if faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
-    for name, mask in (("double_sided", double_sided), ("cutout.faces", cutout and cutout.faces)):
+    cutout_faces = None if cutout is None else cutout.faces
+    for name, mask in (("double_sided", double_sided), ("cutout.faces", cutout_faces)):
         if mask is not None and (mask.shape != (len(faces),) or mask.dtype != torch.bool):
             raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got "
                              f"{mask.dtype} {tuple(mask.shape)}")
@@ -238,7 +239,8 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     xs, ys = gather_rows(corners.view(-1, 3, 2), entries).permute(2, 1, 0).contiguous()
     inverse_w = (1.0 / gather_rows(corner_w.view(-1, 3), entries)).T.contiguous()
     w0, w1, w2 = inverse_w[0], inverse_w[1] - inverse_w[0], inverse_w[2] - inverse_w[0]
-    # The arithmetic of _barycentric_gradients, which decided visibility before spans existed.
+    # The arithmetic of `barycentric_gradients`, bit for bit: which pixels pass the inside test
+    # must not depend on how the candidates are enumerated.
     e1x, e1y, e2x, e2y = xs[1] - xs[0], ys[1] - ys[0], xs[2] - xs[0], ys[2] - ys[0]
     double_area = e1x * e2y - e1y * e2x
     gradients = (e2y / double_area, -e2x / double_area, -e1y / double_area, e1x / double_area)
@@ -252,16 +254,18 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     n_rows = (high_y - low_y + 1).long().clamp(min=0) * (high_x >= low_x)
     bounds = _span_bounds(xs[0], ys[0], gradients, low_y, high_y, height)
 
-    # One span per (triangle, pixel row): the pixels between its lower and upper bounds.
+    # One span per (triangle, pixel row): the pixels between its lower and upper bounds, within
+    # the box. fmax and fmin skip NaN, so a bound that overflowed (a degenerate sliver) is no
+    # bound.
     triangle = _spread(n_rows)
     row = gather_rows(low_y, triangle) + _offsets(n_rows, triangle)
     at_row = [gather_rows(bounds[k], triangle) + gather_rows(bounds[6 + k % 3], triangle) * row
               for k in range(6)]
-    first = torch.maximum(torch.maximum(at_row[0], at_row[1]), at_row[2])
-    last = torch.minimum(torch.minimum(at_row[3], at_row[4]), at_row[5])
+    first = torch.fmax(torch.fmax(at_row[0], at_row[1]), at_row[2])
+    last = torch.fmin(torch.fmin(at_row[3], at_row[4]), at_row[5])
     box_low, box_high = gather_rows(low_x, triangle), gather_rows(high_x, triangle)
-    first = torch.minimum(torch.maximum(first, box_low), box_high + 1).ceil()
-    last = torch.minimum(torch.maximum(last, box_low - 1), box_high).floor()
+    first = torch.fmin(torch.fmax(first, box_low), box_high + 1).ceil()
+    last = torch.fmax(torch.fmin(last, box_high), box_low - 1).floor()
     length = (last - first + 1).long().clamp(min=0)
     span_x0 = gather_rows(xs[0], triangle)
     dy = row + 0.5 - gather_rows(ys[0], triangle)

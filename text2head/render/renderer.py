@@ -46,17 +46,19 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
            hair_faces: Tensor | None = None, tangents: Tensor | None = None) -> RenderOutput:
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
-    Albedo is the texture (1 or B, 3, Ht, Wt) looked up at corner_uvs (F, 3, 2), times the
-    vertex colours (1 or B, V, 3) when both are given; either alone is the albedo, and plain grey
-    without both. Lights (1 or B sets) default to `Lights.default()`. `background` is a grey
-    level, an RGB colour (3,) or (B, 3), or images (1 or B, 3, H, W). `antialiased` blends
-    silhouette pixels, which is what gives contour vertices their gradients. `neighbors` (from
-    `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every call,
-    and `normals` (like vertices) when the caller already has the vertex normals.
+    Albedo is the texture (1 or B, 3 or 4, Ht, Wt; RGB, the fourth channel is for cut-outs)
+    looked up at corner_uvs (F, 3, 2), times the vertex colours (1 or B, V, 3) when both are
+    given; either alone is the albedo, and plain grey without both. Lights (1 or B sets) default
+    to `Lights.default()`. `background` is a grey level, an RGB colour (3,) or (B, 3), or images
+    (1 or B, 3, H, W). `antialiased` blends silhouette pixels, which is what gives contour
+    vertices their gradients. `neighbors` (from `face_neighbors(faces)`) may be passed to skip
+    recomputing the mesh topology on every call, and `normals` (like vertices) when the caller
+    already has the vertex normals.
 
     Cards (hair, eyebrows, eyelashes: thin quads textured with strands) need two more things.
     The texture may carry alpha as a fourth channel; faces in the (F,) bool mask `cutout_faces`
-    are holes where it is below 1/2, so what lies behind shows through (see `texture_cutout`).
+    are holes where it is below 1/2, so what lies behind shows through (see `texture_cutout`;
+    alpha only decides visibility, it is not blended and gets no gradient).
     Faces in the (F,) bool mask `hair_faces` are shaded as strands along `tangents`
     (1 or B, V, 3, root to tip), see `shade_hair`. Cut-out and hair faces are seen from both
     sides whatever `cull_backfaces` says, lit from the side the camera sees.
@@ -130,10 +132,10 @@ def _shade(albedo: Tensor, normal: Tensor, position: Tensor, fragments: Fragment
     albedo_h, normal_h, position_h, view_h = (
         gather_rows(x, hair_rows) for x in (albedo, normal, position, fragments.view))
     tangent = interpolate(tangents.to(albedo), fragments, faces, hair_rows)
-    hair = shade_hair(albedo_h, normal_h, tangent, position_h, view_h, cameras.eye,
-                      cameras.rotation, lights)
+    strands = shade_hair(albedo_h, normal_h, tangent, position_h, view_h, cameras.eye,
+                         cameras.rotation, lights)
     return albedo.new_zeros(albedo.shape).index_put((skin_rows,), skin).index_put(
-        (hair_rows,), hair)
+        (hair_rows,), strands)
 
 
 def _check_cards(vertices: Tensor, faces: Tensor, n_views: int, texture: Tensor | None,

@@ -196,8 +196,9 @@ def shade_hair(albedo: Tensor, normal: Tensor, tangent: Tensor, position: Tensor
     A strand is a thin cylinder, not a surface: it scatters light by its direction T (tangent,
     (N, 3), root to tip, need not be unit), so diffuse light goes with sin(T, l) and the
     highlight peaks where the halfway vector is perpendicular to the strand, sin(T, h) ** p:
-    a band across the strands that moves with the light. The lights' specular weight scales
-    the highlights. Both terms fade on the side turned away from a light (wrapped N.l).
+    a band across the strands that moves with the light. A second, weaker and broader
+    highlight tinted by the albedo sits toward the tips. The lights' specular weight scales
+    the highlights. All terms fade on the side turned away from a light (wrapped N.l).
     """
     light = batch_rows(view, len(lights))
     to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world

@@ -26,8 +26,8 @@ from torch import Tensor
 from .rasterize import (
     Cutout,
     Fragments,
-    _barycentric_gradients,
-    _barycentrics_12,
+    barycentric_gradients,
+    barycentrics_12,
     gather_rows,
     pixel_centres,
     screen_barycentrics,
@@ -125,7 +125,7 @@ def _silhouette_crossings(fragments: Fragments, faces: Tensor, neighbors: Tensor
     # Per (view, face): first corner and barycentric gradients, the arithmetic of
     # `screen_barycentrics`, computed once instead of at every step.
     corners = fragments.screen.detach().index_select(1, faces.reshape(-1))
-    origin, gradients = _barycentric_gradients(corners.view(-1, 3, 2))
+    origin, gradients = barycentric_gradients(corners.view(-1, 3, 2))
     table = torch.cat([origin, gradients], dim=1)
     active = torch.arange(len(triangle), device=triangle.device)
     walking = segments
@@ -136,8 +136,8 @@ def _silhouette_crossings(fragments: Fragments, faces: Tensor, neighbors: Tensor
         rows = walking.view * n_faces + current
         x0, y0, *row_gradients = table.index_select(0, rows).unbind(1)
         near, far = (torch.stack([1 - l1 - l2, l1, l2], dim=-1) for l1, l2 in (
-            _barycentrics_12(row_gradients, walking.near_x - x0, walking.near_y - y0),
-            _barycentrics_12(row_gradients, walking.far_x - x0, walking.far_y - y0)))
+            barycentrics_12(row_gradients, walking.near_x - x0, walking.near_y - y0),
+            barycentrics_12(row_gradients, walking.far_x - x0, walking.far_y - y0)))
         # Barycentric k falls linearly along the segment and leaves the triangle at zero.
         falling = far < near
         crossing = torch.where(falling, near / torch.where(falling, near - far, 1.0), torch.inf)
