@@ -11,10 +11,12 @@ from pathlib import Path
 
 import torch
 
-from text2head.bundle import prepare_output_dir, write_run
+from text2head.bundle import prepare_output_dir, write_instant, write_run
 from text2head.guidance import CLIPGuide, load_clip
 from text2head.heads import HeadModel, HeadParams
+from text2head.instant import instant_head
 from text2head.optimize import BestHead, Optimization, RunConfig
+from text2head.understand import Understanding, understand
 
 EDIT_WEIGHTS = {"identity_preservation": 1.0, "directional": 0.5}
 
@@ -32,6 +34,7 @@ class Result:
     clip_spec: str  # how to load the guide again (see text2head.guidance.load_clip)
     clip_description: str  # says "RANDOM WEIGHTS" when the guide was a test fixture
     style_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # CLIP's choice
+    understood: Understanding | None = None  # what the prompt reader took from the prompt
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -48,15 +51,19 @@ def prepare(
     *,
     clip: str | CLIPGuide | None = None,
     device: str | torch.device = "cpu",
-    start: HeadParams | None = None,
+    start: HeadParams | str = "instant",
     model: HeadModel | None = None,
     out: str | Path | None = None,
     **options,
 ) -> Optimization:
     """Check every input, load the models and return a run ready to iterate.
 
-    `options` are `RunConfig` fields (negative, steps, views, seed, weights, ...).
+    `start` is a head to begin from, or "instant" (the head the prompt describes, see
+    `text2head.instant`) or "neutral". `options` are `RunConfig` fields (negative, steps,
+    views, seed, weights, ...).
     """
+    if isinstance(start, str):
+        options["start"], start = start, None
     config = RunConfig(prompt=prompt, **options)
     if out is not None:
         prepare_output_dir(out)
@@ -76,6 +83,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         steps_run=len(history), history=history, config=run.config,
         clip_spec=" + ".join(model.spec for model, _ in run.guide.models),
         clip_description=run.guide.description, style_scores=run.style_scores,
+        understood=run.understood,
     )
     if out is not None:
         result.files = write_run(run.model, result, out)
@@ -96,6 +104,23 @@ def edit(params: str | Path | HeadParams, instruction: str, *,
     start = params if isinstance(params, HeadParams) else load_params(model, params)
     options["weights"] = {**EDIT_WEIGHTS, **options.get("weights", {})}
     return generate(instruction, start=start, model=model, out=out, **options)
+
+
+INSTANT_LABEL = "instant — not refined by CLIP"
+
+
+def instant(prompt: str, *, model: HeadModel | None = None,
+            out: str | Path | None = None) -> tuple[HeadParams, Understanding, dict[str, Path]]:
+    """The head the prompt reader makes of `prompt`, without CLIP (works offline), written
+    to `out` when given (labelled "instant — not refined by CLIP" in config.json)."""
+    RunConfig(prompt=prompt)  # the same prompt checks as a run
+    model = model or HeadModel()
+    understood = understand(prompt)
+    head = instant_head(model, understood)
+    files = {}
+    if out is not None:
+        files = write_instant(model, head, understood, out, INSTANT_LABEL)
+    return head, understood, files
 
 
 def read_prompts(path: str | Path) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from text2head.export import export_all
 from text2head.heads import HeadModel, HeadParams
+from text2head.instant import not_shown
 from text2head.io import atomic_write, write_text_atomic
 from text2head.preview import contact_sheet, preview_views, save_gif, turntable
 
@@ -53,6 +54,8 @@ def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
                   best_step=result.best_step, best_clip_score=result.clip_score,
                   steps_run=result.steps_run, styles=result.head.styles.to_dict(),
                   style_scores=result.style_scores)
+    if result.understood is not None:
+        config["understood"] = understood_dict(result.understood)
     files["config"] = write_text_atomic(
         out / "config.json", json.dumps(config, indent=1, ensure_ascii=False) + "\n"
     )
@@ -60,6 +63,28 @@ def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
     files["turntable"] = out / "turntable.gif"
     with atomic_write(files["turntable"]) as temporary:
         save_gif(turntable(model, result.head), temporary)
+    return files
+
+
+def understood_dict(understood) -> dict:
+    """What the prompt reader took from a prompt, for config.json."""
+    return {"summary": understood.summary(),
+            "attributes": [{"family": a.family, "name": a.name, "value": a.value,
+                            "words": a.words} for a in understood.attributes],
+            "not_shown": not_shown(understood)}
+
+
+def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str | Path,
+                  label: str) -> dict[str, Path]:
+    """Everything `write_head` writes plus a config.json saying what was understood and that
+    the head was not refined by CLIP."""
+    out = prepare_output_dir(out_dir)
+    files = write_head(model, head, out)
+    config = {"prompt": understood.prompt, "start": "instant", "refined": False,
+              "label": label, "styles": head.styles.to_dict(),
+              "understood": understood_dict(understood)}
+    files["config"] = write_text_atomic(
+        out / "config.json", json.dumps(config, indent=1, ensure_ascii=False) + "\n")
     return files
 
 

@@ -15,7 +15,7 @@ from text2head import api
 from text2head.bundle import prepare_output_dir, write_head
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadModel
-from text2head.optimize import Optimization
+from text2head.optimize import START_MODES, Optimization
 from text2head.printing import PrintOptions, print_head
 from text2head.styles import DEFAULT_CHOICES
 
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--prompts", type=Path,
                          help="a text file with one prompt per line (one folder per prompt)")
     _add_run_options(generate)
+    generate.add_argument("--start", choices=START_MODES, default="instant",
+                          help="instant: begin from the head the prompt describes (default); "
+                          "neutral: from the neutral head")
+    generate.add_argument("--instant", action="store_true",
+                          help="only the instant head from the prompt reader: no CLIP, no "
+                          "optimization (works offline)")
     generate.set_defaults(run=run_generate)
 
     edit = commands.add_parser("edit", help="change a saved head by an instruction")
@@ -140,13 +146,23 @@ def _print_options(args: argparse.Namespace) -> PrintOptions:
 
 
 def run_generate(args: argparse.Namespace) -> None:
+    make = _instant if args.instant else _optimize
     if args.prompts is None:
-        _optimize(args, args.prompt, args.out)
+        make(args, args.prompt, args.out)
         return
     prompts = api.read_prompts(args.prompts)
     prepare_output_dir(args.out)
     for index, prompt in enumerate(prompts, start=1):
-        _optimize(args, prompt, args.out / f"{index:03d}-{_slug(prompt)}")
+        make(args, prompt, args.out / f"{index:03d}-{_slug(prompt)}")
+
+
+def _instant(args, prompt: str, out: Path) -> None:
+    if args.style:
+        raise ValueError("--style cannot be combined with --instant: the prompt sets the styles")
+    _, understood, files = api.instant(prompt, out=out)
+    print(f"{prompt!r}  understood: {understood.summary() or 'nothing'}  "
+          f"({api.INSTANT_LABEL})", file=sys.stderr)
+    _report(files)
 
 
 def run_edit(args: argparse.Namespace) -> None:
@@ -159,9 +175,12 @@ def run_edit(args: argparse.Namespace) -> None:
 def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_weights=None):
     weights = {**(extra_weights or {}), **_parse_weights(args.weight)}
     fixed = _parse_styles(args.style)
-    if start is None and fixed:
-        model = model or HeadModel()
-        start = _with_styles(model, model.neutral(), args.style)
+    if start is None:  # generate: begin from the instant (or neutral) head
+        start = args.start
+        if fixed:
+            model = model or HeadModel()
+            begin = api.instant(prompt, model=model)[0] if start == "instant" else model.neutral()
+            start = _with_styles(model, begin, args.style)
     # Styles the command line fixes are kept; CLIP chooses the others.
     choose = tuple(kind for kind in DEFAULT_CHOICES if kind not in fixed)
     device = args.device
@@ -172,6 +191,7 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
                       seed=args.seed, augmentations=args.augmentations,
                       view_prompts=args.view_prompts, weights=weights, choose_styles=choose)
     print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
+    print(f"understood: {run.understood.summary() or 'nothing'}", file=sys.stderr)
     history = _iterate_with_progress(run)
     result = api.finish(run, history, out)
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)

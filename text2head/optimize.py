@@ -24,12 +24,15 @@ from text2head import priors
 from text2head.guidance import CLIPGuide
 from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.heads.params import Styles
+from text2head.instant import instant_head, instant_styles_fixed
 from text2head.preview import render_head, render_scene
 from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 from text2head.styles import DEFAULT_CHOICES, choose_styles
+from text2head.understand import understand
 
 SCORE_VIEWS = ("front", "three_quarter", "left")
+START_MODES = ("instant", "neutral")
 OPTIMIZABLE = (*GROUPS, "texture")
 TEXTURE_LIMIT = 8.0  # the residual lives in logit space; beyond this it only saturates
 
@@ -54,6 +57,9 @@ class RunConfig:
     learning_rates: dict[str, float] = field(default_factory=dict)
     # Part kinds whose style CLIP chooses before step 1 (empty: keep the start head's).
     choose_styles: tuple[str, ...] = DEFAULT_CHOICES
+    # Without a given start head: "instant" starts from the head the prompt reader makes of
+    # the prompt (text2head.instant), "neutral" from the neutral head.
+    start: str = "instant"
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -74,6 +80,8 @@ class RunConfig:
             raise ValueError(f"yaw_range must satisfy -180 <= low < high <= 180, got "
                              f"{self.yaw_range}")
         LiveSettings(self.weights, self.learning_rates)  # raises on a bad name or value
+        if self.start not in START_MODES:
+            raise ValueError(f"start must be one of {', '.join(START_MODES)}, got {self.start!r}")
         unknown = set(self.choose_styles) - set(Styles.kinds())
         if unknown:
             raise ValueError(f"unknown part kind(s) {sorted(unknown)} in choose_styles; "
@@ -128,6 +136,12 @@ class Optimization:
         self.config = config
         self.settings = LiveSettings(config.weights, config.learning_rates)
         self.device = model.template.device
+        self.understood = understand(config.prompt)
+        # Styles the prompt states are kept unless CLIP clearly prefers another.
+        self.stated_styles = set()
+        if start is None and config.start == "instant":
+            start = instant_head(model, self.understood)
+            self.stated_styles = instant_styles_fixed(self.understood)
         self.start = (start or model.neutral()).detach().to(self.device)
         model.validate(self.start)
         self.reference = None if reference is None else reference.detach().to(self.device)
@@ -150,7 +164,7 @@ class Optimization:
         if config.choose_styles and self.reference is None:
             self.start, self.style_scores = choose_styles(
                 self.model, self.guide, self.start, config.prompt, config.choose_styles,
-                SCORE_VIEWS, config.resolution)
+                SCORE_VIEWS, config.resolution, keep=self.stated_styles)
         leaves = self._leaves()
         optimizer = torch.optim.Adam(
             [{"params": tensors, "name": name} for name, tensors in leaves.items()]

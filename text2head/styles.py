@@ -16,14 +16,18 @@ from text2head.preview import render_head
 from text2head.render import Cameras
 
 DEFAULT_CHOICES = ("hair", "facial_hair")
+# A style the prompt states is kept unless another scores this much higher (100 x cosine).
+CLEAR_MARGIN = 1.0
 
 
 @torch.no_grad()
 def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
-                  kinds: tuple[str, ...], views: tuple[str, ...],
-                  resolution: int = 224) -> tuple[HeadParams, dict[str, dict[str, float]]]:
+                  kinds: tuple[str, ...], views: tuple[str, ...], resolution: int = 224,
+                  keep: set[str] | frozenset[str] = frozenset(),
+                  ) -> tuple[HeadParams, dict[str, dict[str, float]]]:
     """The head with the best-scoring style of each kind, and every candidate's score
-    (100 x cosine, mean over the views)."""
+    (100 x cosine, mean over the views). For kinds in `keep` (stated in the prompt), the
+    head's own style stays unless another beats it by `CLEAR_MARGIN`."""
     cameras = Cameras.named_views(list(views), device=model.template.device)
     scores: dict[str, dict[str, float]] = {}
     for kind in kinds:
@@ -34,5 +38,8 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
         per_style = guide.clip_score(images, prompt).view(len(candidates), len(views)).mean(1)
         scores[kind] = {style: float(s) for style, s in zip(candidates, per_style, strict=True)}
         best = candidates[int(per_style.argmax())]
+        stated = getattr(head.styles, kind)
+        if kind in keep and scores[kind][best] < scores[kind][stated] + CLEAR_MARGIN:
+            best = stated
         head = replace(head, styles=replace(head.styles, **{kind: best}))
     return head, scores
