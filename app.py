@@ -15,6 +15,8 @@ import time
 import gradio as gr
 import torch
 
+from text2head import api
+from text2head.bundle import write_instant
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.preview import contact_sheet
@@ -70,6 +72,17 @@ class Handlers:
     def _optimize(self, request, editing, prompt, negative, seed, steps, views, clip, lr_scale,
                   weights):
         names = [control.name for control in WEIGHT_CONTROLS]
+        session = self.studio.session(request.session_hash)
+        understood = None
+        if not editing:  # show the head the prompt describes at once, before any CLIP step
+            try:
+                head, understood, _ = api.instant(prompt, model=self.studio.model)
+            except ValueError as error:
+                raise gr.Error(str(error), duration=None, print_exception=False) from None
+            session.adopt(head)
+            yield (preview_image(self.studio.model, head), gr.skip(),
+                   _status(f"{_understood_line(understood)} — starting…", "", 0, int(steps)),
+                   gr.skip(), gr.skip(), *[gr.skip()] * 4)
         try:
             worker = self.studio.start_run(
                 request.session_hash, prompt, clip=clip, editing=editing,
@@ -77,9 +90,13 @@ class Handlers:
                 learning_rate_scale=lr_scale, negative=(negative or "").strip() or None,
                 steps=int(steps), views=int(views), seed=int(seed),
             )
-        except (ValueError, CLIPWeightsUnavailable) as error:
+        except CLIPWeightsUnavailable as error:
+            if understood is None:
+                raise gr.Error(str(error), duration=None, print_exception=False) from None
+            yield self._instant_result(session, understood, error)
+            return
+        except ValueError as error:
             raise gr.Error(str(error), duration=None, print_exception=False) from None
-        session = self.studio.session(request.session_hash)
         description = worker.run.guide.description
         viewer_due = 0.0
         try:
@@ -106,9 +123,22 @@ class Handlers:
         stopped = " (stopped)" if worker.run.stopped else ""
         done = (f"Done{stopped}: {result.steps_run} steps, best CLIP score "
                 f"{result.clip_score:.1f} at step {result.best_step}.")
+        if understood is not None:
+            done = f"{_understood_line(understood)} · {done}"
         yield (preview_image(self.studio.model, result.head), loss_figure(result.history),
                _status(done, description, result.steps_run, result.config.steps),
                gr.skip(), str(viewer), *_files(downloads))
+
+    def _instant_result(self, session, understood, error: CLIPWeightsUnavailable):
+        """Without CLIP weights, the instant head is the answer: files, viewer and a status
+        line saying it was not refined and how to get weights."""
+        files = write_instant(self.studio.model, session.head, understood,
+                              session.new_folder("instant"), api.INSTANT_LABEL)
+        text = (f"{_understood_line(understood)} — {api.INSTANT_LABEL}. No CLIP weights, so "
+                f"no optimization: {error}")
+        return (preview_image(self.studio.model, session.head), gr.skip(),
+                _status(text, "", 0, 0), gr.skip(), str(session.viewer_glb(session.head)),
+                *_files(downloads_from(files)))
 
     def stop(self, request: gr.Request) -> str:
         """End this visitor's run within one step; the best head so far is kept."""
@@ -165,6 +195,10 @@ def _files(downloads: Downloads) -> list[str]:
     """The download buttons' values, in the order of the buttons."""
     return [str(downloads.glb), str(downloads.obj_zip), str(downloads.ply),
             str(downloads.params)]
+
+
+def _understood_line(understood) -> str:
+    return f"Understood: {understood.summary() or 'nothing'}"
 
 
 def _status(text: str, guide: str, step: int, steps: int) -> str:

@@ -54,16 +54,21 @@ def test_generate_streams_updates_and_ends_with_valid_downloads(client):
     final = job.result(timeout=RESULT_SECONDS)
     outputs = job.outputs()
     assert len(outputs) >= 3, "expected several streamed updates and the final result"
-    assert "<progress" in outputs[0][2] and "RANDOM WEIGHTS" in outputs[0][2]
+    # First the instant head with what was understood, then the run's updates.
+    assert "Understood: old man · big nose · laughing" in outputs[0][2]
+    assert outputs[0][0] is not None
+    assert "<progress" in outputs[1][2] and "RANDOM WEIGHTS" in outputs[1][2]
     preview, _, status, _, viewer, glb, obj_zip, ply, params = final
-    assert "Done: 12 steps" in status
+    assert "Done: 12 steps" in status and "Understood: old man" in status
     assert viewer != glb and glb.endswith(".glb") and ply.endswith(".ply")
     assert_valid_glb(glb)
     assert_valid_glb(viewer)
     targets = pygltflib.GLTF2().load(glb).meshes[0].primitives[0].targets
     assert len(targets) == 52  # the ARKit expressions, so the download is animatable
-    with zipfile.ZipFile(obj_zip) as archive:
-        assert sorted(archive.namelist()) == ["head.mtl", "head.obj", "head.png"]
+    parts = [mesh.name for mesh in pygltflib.GLTF2().load(glb).meshes]
+    with zipfile.ZipFile(obj_zip) as archive:  # every part's texture travels with the OBJ
+        assert sorted(archive.namelist()) == sorted(
+            ["head.mtl", "head.obj", "head.png", *(f"head_{p}.png" for p in parts[1:])])
     assert json.loads(Path(params).read_text(encoding="utf-8"))["expression"]
 
 
@@ -108,8 +113,13 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
     with app_process(env) as url:
         client = Client(url, verbose=False)
         try:
-            with pytest.raises(Exception, match="TEXT2HEAD_CLIP=ViT-B-32:/path/to/"):
-                client.predict(prompt="a face", steps=5, api_name="/generate")
+            # Without weights, Generate answers with the prompt reader's instant head.
+            preview, _, status, _, viewer, glb, *_ = client.predict(
+                prompt="a bald old man with a long white beard", steps=5, api_name="/generate")
+            assert "Understood: old man · bald · long white beard" in status
+            assert "instant — not refined by CLIP" in status
+            assert "TEXT2HEAD_CLIP=ViT-B-32:/path/to/" in status
+            assert_valid_glb(glb)
             random_preview, status = client.predict(3, api_name="/random_head")
             assert "seed 3" in status
             random = head_model.sample(torch.Generator().manual_seed(3))

@@ -177,9 +177,12 @@ def test_old_exports_are_pruned(studio):
 def test_downloads_zip_the_obj_with_its_material_and_texture(head_model, tmp_path):
     downloads = downloads_from(write_head(head_model, head_model.neutral(), tmp_path,
                                           texture_size=64, preview=False))
-    with zipfile.ZipFile(downloads.obj_zip) as archive:
-        assert sorted(archive.namelist()) == ["head.mtl", "head.obj", "head.png"]
-        assert "map_Kd head.png" in archive.read("head.mtl").decode()
+    with zipfile.ZipFile(downloads.obj_zip) as archive:  # the neutral head: brows, lashes, teeth
+        assert sorted(archive.namelist()) == ["head.mtl", "head.obj", "head.png",
+                                              "head_eyebrows.png", "head_eyelashes.png",
+                                              "head_teeth.png"]
+        material = archive.read("head.mtl").decode()
+        assert "map_Kd head.png" in material and "map_d head_eyebrows.png" in material
     assert downloads.glb.suffix == ".glb" and downloads.params.name == "params.json"
 
 

@@ -281,13 +281,14 @@ class Downloads:
 
 
 def downloads_from(files: Mapping[str, Path]) -> Downloads:
-    """Downloads from the files `write_head`/`write_run` wrote; the OBJ, MTL and PNG are
-    zipped, because an OBJ without its material and texture shows no colour."""
+    """Downloads from the files `write_head`/`write_run` wrote; the OBJ, MTL and every part's
+    PNG are zipped, because an OBJ without its materials and textures shows no colour."""
     obj = files["obj"]
     archive = obj.with_name(f"{obj.stem}_obj.zip")
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for kind in ("obj", "mtl", "png"):
-            bundle.write(files[kind], files[kind].name)
+        for kind, path in files.items():
+            if kind in ("obj", "mtl") or kind.startswith("png"):
+                bundle.write(path, path.name)
     return Downloads(glb=files["glb"], obj_zip=archive, ply=files["ply"], params=files["params"])
 
 
