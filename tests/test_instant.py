@@ -100,3 +100,9 @@ def test_what_cannot_be_shown_is_said(head_model):
     neutral = head_model.neutral()
     head = instant_head(head_model, understanding)
     assert torch.equal(head.hair, neutral.hair)  # no natural pigment is near green
+
+
+def test_people_whose_hair_is_not_mentioned_are_not_bald(head_model):
+    assert instant(head_model, "a young woman, smiling").styles.hair == "long01"
+    assert instant(head_model, "an old man").styles.hair == "short02"
+    assert instant(head_model, "a bald man").styles.hair == "none"

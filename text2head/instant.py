@@ -199,6 +199,7 @@ STYLE_RULES: tuple[tuple[str, str, int, str, str], ...] = (
 )
 
 # Years to the model's age parameter (0 = baby, 1/3 = child, 2/3 = young adult, 1 = old).
+UNSTATED_HAIR = {True: "long01", False: "short02"}  # by "is the head feminine"
 AGE_ANCHORS = ((1.0, 0.0), (11.0, 1 / 3), (25.0, 2 / 3), (90.0, 1.0))
 GREY_YEARS = (45.0, 85.0)  # hair greys from the first age to fully (0.9) at the second
 WRINKLE_YEARS = (50.0, 90.0)
@@ -225,8 +226,19 @@ def instant_head(model: HeadModel, understanding: Understanding,
         setattr(head, group, value.clamp(model.specs[group].column("low", value),
                                          model.specs[group].column("high", value)))
     head = head.with_styles(**_styles(understanding))
+    names_a_person = understanding.get("gender") or understanding.get("age")
+    if base is None and names_a_person and "hair" not in _styles(understanding):
+        head = head.with_styles(hair=_unstated_hair(model, head))
     model.validate(head)
     return head
+
+
+def _unstated_hair(model: HeadModel, head: HeadParams) -> str:
+    """A person (a gender or an age is stated) whose hair the prompt does not mention is not
+    shown bald: long hair for a feminine head, short hair otherwise (CLIP may choose another
+    style in a run)."""
+    gender = float(head.identity[0, model.specs["identity"].index("gender")])
+    return UNSTATED_HAIR[gender > 0.5]
 
 
 def instant_styles_fixed(understanding: Understanding) -> set[str]:
