@@ -22,6 +22,7 @@ import torch
 
 from text2head import priors
 from text2head.guidance import CLIPGuide
+from text2head.guidance.attributes import with_zero_shot
 from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.heads.params import Styles
 from text2head.instant import instant_head, instant_styles_fixed
@@ -140,6 +141,7 @@ class Optimization:
         # Styles the prompt states are kept unless CLIP clearly prefers another.
         self.stated_styles = set()
         if start is None and config.start == "instant":
+            self.understood = with_zero_shot(self.understood, guide)
             start = instant_head(model, self.understood)
             self.stated_styles = instant_styles_fixed(self.understood)
         self.start = (start or model.neutral()).detach().to(self.device)

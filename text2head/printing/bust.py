@@ -289,7 +289,12 @@ def _plinth(grid: Grid, radius: float, thickness: float) -> np.ndarray:
 def _join_floating(solid: np.ndarray, voxel: float, gap: float) -> np.ndarray:
     """Fill the space between pieces that float free of the main body (a hair layer over the
     scalp) and whatever lies within `gap` of them, by a morphological closing (dilate, then
-    erode, by gap / 2) applied only around those pieces, so the rest keeps its detail."""
+    erode, by gap / 2) applied only around those pieces, so the rest keeps its detail.
+
+    The closing runs on the box around them padded with empty space: a distance transform
+    sees no background beyond the array's faces, so where the dilation reached the grid's
+    faces (its empty margin is thinner than gap / 2: a big afro) the erosion left it there,
+    raising the top above the height and opening the surface at the grid's face."""
     inside = solid < 0
     labels, count = ndimage.label(inside)
     if count < 2:
@@ -302,8 +307,11 @@ def _join_floating(solid: np.ndarray, voxel: float, gap: float) -> np.ndarray:
     margin = int(math.ceil(2 * gap / voxel)) + 1
     box = tuple(slice(max(b.start - margin, 0), b.stop + margin) for b in box)
     near = ndimage.distance_transform_edt(~floating[box], sampling=voxel) <= gap
-    dilated = ndimage.distance_transform_edt(~inside[box], sampling=voxel) <= radius
-    closing = radius - ndimage.distance_transform_edt(dilated, sampling=voxel)
+    pad = int(math.ceil(radius / voxel)) + 1
+    padded = np.pad(inside[box], pad)
+    dilated = ndimage.distance_transform_edt(~padded, sampling=voxel) <= radius
+    eroded = ndimage.distance_transform_edt(dilated, sampling=voxel)
+    closing = radius - eroded[pad:-pad, pad:-pad, pad:-pad]
     solid[box] = np.where(near, np.minimum(solid[box], closing), solid[box])
     return solid
 
