@@ -12,6 +12,7 @@ import trimesh
 
 from text2head.cli import main
 from text2head.printing import PrintOptions, bust_parts, make_bust, write_bust
+from text2head.printing.bust import _join_floating
 from text2head.printing.checks import (
     check_bust,
     face_distance_mm,
@@ -199,6 +200,25 @@ def test_every_hair_style_and_facial_hair_prints(head_model, head, index):
     _assert_printable(bust, sample=2000)
     assert "hair" in bust.included and "eyebrows" in bust.included
     assert "eyelashes" in bust.dropped
+
+
+def test_joining_floating_pieces_stays_off_the_grid_faces():
+    """A wide piece floating near the grid's top (an afro's crown: the grid's empty margin is
+    thinner than the closing radius) is joined to the body below, and the closing neither
+    grows to the grid's faces (which raised the top and left marching cubes' surface open
+    there) nor above the piece."""
+    shape = (40, 30, 40)
+    index = np.indices(shape).transpose(1, 2, 3, 0)
+
+    def box(low, high):  # negative inside, in voxels
+        return np.max(np.maximum(np.subtract(low, index), index - np.asarray(high)), axis=-1)
+
+    body, crown = box((10, 3, 10), (29, 18, 29)), box((3, 22, 3), (36, 26, 36))
+    solid = np.minimum(body, crown).astype(np.float32)
+    joined = _join_floating(solid, voxel=1.0, gap=8.0) < 0
+    assert joined[20, 18:23, 20].all()  # the gap between them is filled
+    assert not (joined[[0, -1]].any() or joined[:, [0, -1]].any() or joined[:, :, [0, -1]].any())
+    assert np.nonzero(joined.any(axis=(0, 2)))[0].max() == 25  # the crown's top layer
 
 
 def test_self_intersection_check_finds_crossing_faces():
