@@ -228,3 +228,28 @@ def test_random_heads_are_varied_people(head_model):
     assert "none" in hair and len(hair) >= 6
     assert {s.facial_hair for s in styles} >= {"none"}
     assert len({s.facial_hair for s in styles}) >= 3
+
+
+@pytest.mark.slow
+def test_parts_builder_reproduces_committed_asset(anny_model, anny_full):
+    from text2head.heads.build import build_arrays
+    from text2head.heads.build_parts import build_part_arrays
+    from text2head.heads.parts import PARTS_ASSET
+
+    rebuilt = build_part_arrays(anny_model, anny_full, build_arrays(anny_model))
+    with np.load(PARTS_ASSET) as committed:
+        assert set(committed.files) == set(rebuilt)
+        # The anchors' SVD basis is unique only up to signs and round-off (it depends on the
+        # thread count); the phenotype map it encodes, projection @ basis, is compared.
+        assert np.allclose(_anchor_phenotype_map(rebuilt), _anchor_phenotype_map(committed),
+                           atol=1e-6)
+        rank = committed["anchor_projection"].shape[1]
+        assert np.array_equal(committed["anchor_basis"][rank:], rebuilt["anchor_basis"][rank:])
+        for key in set(committed.files) - {"anchor_projection", "anchor_basis"}:
+            assert np.array_equal(committed[key], rebuilt[key]), key
+
+
+def _anchor_phenotype_map(arrays) -> np.ndarray:
+    """(624, 3A): anchor displacement per phenotype product, whatever SVD basis encodes it."""
+    rank = arrays["anchor_projection"].shape[1]
+    return arrays["anchor_projection"].astype(np.float64) @ arrays["anchor_basis"][:rank]
