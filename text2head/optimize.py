@@ -140,7 +140,7 @@ class Optimization:
         self.understood = understand(config.prompt)
         # Styles the prompt states are kept unless CLIP clearly prefers another.
         self.stated_styles = set()
-        if start is None and config.start == "instant":
+        if start is None and config.start == "instant" and reference is None:
             self.understood = with_zero_shot(self.understood, guide)
             start = instant_head(model, self.understood)
             self.stated_styles = instant_styles_fixed(self.understood)
