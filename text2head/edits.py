@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from text2head.heads import HeadModel, HeadParams
-from text2head.heads.params import Styles
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,7 @@ def apply_edits(model: HeadModel, base: HeadParams, values: Mapping[str, float],
             low, high = spec.params[index].low, spec.params[index].high
             column = groups[control.group][:, index]
             groups[control.group][:, index] = (column + shift).clamp(low, high)
-    chosen = replace(base.styles, **dict(styles or {})) if styles else base.styles
     head = HeadParams(**groups, texture=tuple(t.detach().clone() for t in base.texture),
-                      styles=chosen if isinstance(chosen, Styles) else base.styles)
+                      styles=replace(base.styles, **styles) if styles else base.styles)
     model.validate(head)
     return head

@@ -64,8 +64,8 @@ class SceneComposer:
         """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`)."""
         kinds = list(decoded.parts)
         size = decoded.texture.shape[-1]
-        faces, corner_uvs, cutout, hair_faces, neighbors, spans = self._topology_of(
-            decoded, kinds, size)
+        # Strand faces (hair, brows, lashes, beard) are both cut out and strand-shaded.
+        faces, corner_uvs, strands, neighbors, spans = self._topology_of(decoded, kinds, size)
         vertices = torch.cat([decoded.vertices, *(decoded.parts[k].vertices for k in kinds)], 1)
         batch = len(vertices)
         colours = [decoded.vertices.new_ones(decoded.vertices.shape)]
@@ -81,7 +81,7 @@ class SceneComposer:
                      texture=self.atlas(decoded.texture, density),
                      vertex_colors=torch.cat(colours, 1).expand(batch, -1, -1),
                      normals=torch.cat(normals, 1), tangents=torch.cat(tangents, 1),
-                     cutout_faces=cutout, hair_faces=hair_faces, neighbors=neighbors,
+                     cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
                      part_faces=spans)
 
     def atlas(self, head_texture: Tensor, beard_density: Tensor) -> Tensor:
@@ -123,7 +123,7 @@ class SceneComposer:
         return self._tiles[key]
 
     def _topology_of(self, decoded, kinds: list[str], size: int) -> tuple:
-        """Faces, atlas UVs, face masks, adjacency and per-part face spans (cached)."""
+        """Faces, atlas UVs, the strand-face mask, adjacency and per-part face spans (cached)."""
         device = decoded.vertices.device
         key = (tuple((k, decoded.parts[k].vertices.shape[1], decoded.parts[k].faces.shape[0])
                      for k in kinds), size, device)
@@ -143,8 +143,7 @@ class SceneComposer:
                 start += len(part.faces)
                 offset += part.vertices.shape[1]
             all_faces = torch.cat(faces)
-            strand = torch.cat(strands)
-            self._topology[key] = (all_faces, torch.cat(uvs), strand, strand,
+            self._topology[key] = (all_faces, torch.cat(uvs), torch.cat(strands),
                                    face_neighbors(all_faces), spans)
         return self._topology[key]
 
