@@ -2,7 +2,7 @@
 only; the per-session logic is in `text2head.studio` and the rest in the library.
 
 Run: `python app.py` (binds GRADIO_SERVER_NAME:GRADIO_SERVER_PORT, default 127.0.0.1:7860;
-a Space or the Docker image sets 0.0.0.0).
+a Space or the Docker image sets 0.0.0.0). README's "Hosting" section says what it guarantees.
 """
 
 from __future__ import annotations
@@ -10,19 +10,21 @@ from __future__ import annotations
 import html
 import os
 import random
+import signal
 import time
 
 import gradio as gr
 import torch
 
 from text2head import api
-from text2head.bundle import write_instant
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
+from text2head.heads import HeadParams
 from text2head.preview import contact_sheet
 from text2head.studio import (
     WEIGHT_CONTROLS,
     Downloads,
+    Session,
     Studio,
     clip_choices,
     clip_label,
@@ -32,11 +34,15 @@ from text2head.studio import (
     status_line,
     weights_line,
 )
+from text2head.studio.controls import LEARNING_RATE_RANGE
+from text2head.studio.hosting import CheckedBlocks, app_kwargs, discard_upload, rejecting
+from text2head.studio.inputs import MAX_SEED
 
 UPDATE_SECONDS = float(os.environ.get("TEXT2HEAD_UPDATE_SECONDS", "1.0"))  # page refresh limit
 VIEWER_SECONDS = float(os.environ.get("TEXT2HEAD_VIEWER_SECONDS", "10"))  # 3D viewer refresh
 MAX_RUNS = int(os.environ.get("TEXT2HEAD_MAX_RUNS", "2"))  # optimizations at the same time
 QUEUE_SIZE = int(os.environ.get("TEXT2HEAD_QUEUE_SIZE", "16"))
+MAX_UPLOAD = "1mb"  # an uploaded params.json (text2head.heads.params reads at most 1 MB)
 EXAMPLES = [
     ["an old man with a big nose, laughing", ""],
     ["a young woman with freckles and red lips, smiling", "makeup"],
@@ -45,24 +51,38 @@ EXAMPLES = [
     ["an elderly woman with wrinkles, sad", ""],
 ]
 CSS = "#preview img {object-fit: contain} .weights-line {font-size: 0.85em; opacity: 0.8}"
-LAUNCH_OPTIONS = {"theme": gr.themes.Soft(), "css": CSS}
+
+
+def launch_options(studio: Studio) -> dict:
+    """What `launch()` needs besides host and port: the look, the upload limit, and the
+    server hooks that track open pages and answer unknown endpoints with 404."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_UPLOAD,
+            "app_kwargs": app_kwargs(studio)}
 
 
 class Handlers:
-    """The event handlers of one app; each finds the visitor's session by its hash."""
+    """The event handlers of one app; each finds the visitor's session by its hash, and
+    holds it in use (so it cannot expire) while the event runs. Every input was checked by
+    the app's boundary (`CheckedBlocks`) before a handler sees it."""
 
     def __init__(self, studio: Studio):
         self.studio = studio
 
+    def picture(self, session: Session, head: HeadParams) -> str:
+        """The preview sheet of a head, as a file in the session's folder."""
+        return str(session.picture(preview_image(self.studio.model, head)))
+
     def pick_seed(self, seed: float, randomize: bool) -> int:
         return random.randrange(2**31) if randomize else int(seed)
 
+    @rejecting
     def generate(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
                  lr_scale, *weights):
         """Optimize a head for the prompt, streaming previews, losses and status."""
         yield from self._optimize(request, False, prompt, negative, seed, steps, views, clip,
                                   lr_scale, weights)
 
+    @rejecting
     def continue_editing(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
                          lr_scale, *weights):
         """Optimize from the head on show toward a new prompt, staying close to it."""
@@ -72,32 +92,32 @@ class Handlers:
     def _optimize(self, request, editing, prompt, negative, seed, steps, views, clip, lr_scale,
                   weights):
         names = [control.name for control in WEIGHT_CONTROLS]
-        session = self.studio.session(request.session_hash)
-        understood = None
-        if not editing:  # show the head the prompt describes at once, before any CLIP step
-            try:
+        with self.studio.using(request.session_hash) as session:
+            understood = None
+            if not editing:  # show the head the prompt describes at once, before any CLIP step
                 head, understood, _ = api.instant(prompt, model=self.studio.model)
-            except ValueError as error:
-                raise gr.Error(str(error), duration=None, print_exception=False) from None
-            session.adopt(head)
-            yield (preview_image(self.studio.model, head), gr.skip(),
-                   _status(f"{_understood_line(understood)} — starting…", "", 0, int(steps)),
-                   gr.skip(), gr.skip(), *[gr.skip()] * 4)
-        try:
-            worker = self.studio.start_run(
-                request.session_hash, prompt, clip=clip, editing=editing,
-                weights=dict(zip(names, weights, strict=True)),
-                learning_rate_scale=lr_scale, negative=(negative or "").strip() or None,
-                steps=int(steps), views=int(views), seed=int(seed),
-            )
-        except CLIPWeightsUnavailable as error:
-            if understood is None:
-                raise gr.Error(str(error), duration=None, print_exception=False) from None
-            yield self._instant_result(session, understood, error)
-            return
-        except ValueError as error:
-            raise gr.Error(str(error), duration=None, print_exception=False) from None
+                session.adopt(head)
+                yield (self.picture(session, head), gr.skip(),
+                       _status(f"{_understood_line(understood)} — starting…", "", 0,
+                               int(steps)), gr.skip(), gr.skip(), *[gr.skip()] * 4)
+            try:
+                worker = self.studio.start_run(
+                    request.session_hash, prompt, clip=clip, editing=editing,
+                    weights=dict(zip(names, weights, strict=True)),
+                    learning_rate_scale=lr_scale, negative=(negative or "").strip() or None,
+                    steps=int(steps), views=int(views), seed=int(seed),
+                )
+            except CLIPWeightsUnavailable as error:
+                if understood is None:
+                    raise
+                yield self._instant_result(session, understood, error)
+                return
+            yield from self._stream(session, worker, understood)
+
+    def _stream(self, session: Session, worker, understood):
+        """The run's updates, then its result; a run whose page went away is stopped."""
         description = worker.run.guide.description
+        notices = " ".join(f"Note: {text}." for text in worker.run.notices)
         viewer_due = 0.0
         try:
             for update in worker.updates(UPDATE_SECONDS):
@@ -109,11 +129,13 @@ class Handlers:
                 if update.head is not None and time.monotonic() >= viewer_due:
                     viewer = str(session.viewer_glb(update.head))
                     viewer_due = time.monotonic() + VIEWER_SECONDS
-                image = gr.skip() if update.preview is None else contact_sheet(update.preview)
-                yield (image, loss_figure(update.history), _status(status_line(update),
-                       description, update.step, update.steps),
+                image = gr.skip() if update.preview is None else \
+                    str(session.picture(contact_sheet(update.preview)))
+                text = " ".join(filter(None, (status_line(update), notices)))
+                yield (image, loss_figure(update.history),
+                       _status(text, description, update.step, update.steps),
                        weights_line(worker, update), viewer, *[gr.skip()] * 4)
-            result = worker.finish(session.new_folder("run"))
+            result = session.finish_run(worker)
         finally:
             if not worker.done:  # the page went away mid-run: never leave it running
                 worker.stop()
@@ -123,69 +145,89 @@ class Handlers:
         stopped = " (stopped)" if worker.run.stopped else ""
         done = (f"Done{stopped}: {result.steps_run} steps, best CLIP score "
                 f"{result.clip_score:.1f} at step {result.best_step}.")
-        if understood is not None:
-            done = f"{_understood_line(understood)} · {done}"
-        yield (preview_image(self.studio.model, result.head), loss_figure(result.history),
-               _status(done, description, result.steps_run, result.config.steps),
+        done = " · ".join(filter(None, (understood and _understood_line(understood), done)))
+        yield (self.picture(session, result.head), loss_figure(result.history),
+               _status(" ".join(filter(None, (done, notices))), description, result.steps_run,
+                       result.config.steps),
                gr.skip(), str(viewer), *_files(downloads))
 
-    def _instant_result(self, session, understood, error: CLIPWeightsUnavailable):
+    def _instant_result(self, session: Session, understood, error: CLIPWeightsUnavailable):
         """Without CLIP weights, the instant head is the answer: files, viewer and a status
         line saying it was not refined and how to get weights."""
-        files = write_instant(self.studio.model, session.head, understood,
-                              session.new_folder("instant"), api.INSTANT_LABEL)
+        downloads = session.export_instant(understood)
         text = (f"{_understood_line(understood)} — {api.INSTANT_LABEL}. No CLIP weights, so "
                 f"no optimization: {error}")
-        return (preview_image(self.studio.model, session.head), gr.skip(),
-                _status(text, "", 0, 0), gr.skip(), str(session.viewer_glb(session.head)),
-                *_files(downloads_from(files)))
+        return (self.picture(session, session.head), gr.skip(), _status(text, "", 0, 0),
+                gr.skip(), str(session.viewer_glb(session.head)), *_files(downloads))
 
     def stop(self, request: gr.Request) -> str:
         """End this visitor's run within one step; the best head so far is kept."""
-        stopped = self.studio.session(request.session_hash).stop()
+        with self.studio.using(request.session_hash) as session:
+            stopped = session.stop()
         return "Stopping after this step…" if stopped else "Nothing is running."
 
-    def random_head(self, request: gr.Request, seed: float):
+    @rejecting
+    def random_head(self, request: gr.Request, seed: int):
         """A plausible random head: needs no CLIP."""
-        session = self.studio.session(request.session_hash)
-        session.adopt(self.studio.model.sample(torch.Generator().manual_seed(int(seed))))
-        return preview_image(self.studio.model, session.head), _status(
-            f"Random head, seed {int(seed)}. Edit it below or continue optimizing it.", "", 0, 0)
+        with self.studio.using(request.session_hash) as session:
+            session.adopt(self.studio.model.sample(torch.Generator().manual_seed(int(seed))))
+            return self.picture(session, session.head), _status(
+                f"Random head, seed {int(seed)}. Edit it below or continue optimizing it.",
+                "", 0, 0)
+
+    @rejecting
+    def open_head(self, request: gr.Request, upload: str | None):
+        """Show a saved head (params.json) to edit or continue optimizing; on a bad file the
+        head on show stays and the error names what is wrong. The upload is then deleted."""
+        if upload is None:
+            raise ValueError("Open: choose a params.json file saved by text2head")
+        try:
+            with self.studio.using(request.session_hash) as session:
+                session.open(upload)
+                return None, self.picture(session, session.head), _status(
+                    "Opened a saved head. Edit it below or continue optimizing it.", "", 0, 0)
+        finally:
+            discard_upload(upload)
 
     def edit_values(self, request: gr.Request) -> list:
         """The edit sliders and style menus set to the head on show."""
-        session = self.studio.session(request.session_hash)
-        return [*edit_values(self.studio.model, session.base), *style_values(session.base)]
+        with self.studio.using(request.session_hash) as session:
+            return [*edit_values(self.studio.model, session.base), *style_values(session.base)]
 
+    @rejecting
     def edit(self, request: gr.Request, *values):
         """Re-render the head with the edit sliders and style menus applied (no CLIP)."""
-        session = self.studio.session(request.session_hash)
         sliders, menus = values[:len(EDIT_CONTROLS)], values[len(EDIT_CONTROLS):]
         styles = {kind: choice for (_, kind), choice in zip(STYLE_MENUS, menus, strict=True)}
-        try:
-            return session.edit(
-                {c.label: v for c, v in zip(EDIT_CONTROLS, sliders, strict=True)}, styles)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
+        with self.studio.using(request.session_hash) as session:
+            session.edit({c.label: v for c, v in zip(EDIT_CONTROLS, sliders, strict=True)},
+                         styles)
+            return self.picture(session, session.head)
 
+    @rejecting
     def export(self, request: gr.Request):
         """Every download of the head on show, and the 3D viewer."""
-        session = self.studio.session(request.session_hash)
-        return str(session.viewer_glb(session.head)), *_files(session.export())
+        with self.studio.using(request.session_hash) as session:
+            return str(session.viewer_glb(session.head)), *_files(session.export())
 
+    @rejecting
     def print_stl(self, request: gr.Request, progress=gr.Progress()) -> str:  # noqa: B008
         """A 3D-printable STL bust of the head on show (a few seconds, with a progress bar)."""
-        session = self.studio.session(request.session_hash)
-        return str(session.print_stl(lambda fraction, text: progress(fraction, desc=text)))
+        with self.studio.using(request.session_hash) as session:
+            return str(session.print_stl(lambda fraction, text: progress(fraction, desc=text)))
 
     def weight_setter(self, name: str):
+        @rejecting
         def set_weight(request: gr.Request, value: float) -> None:
-            self.studio.session(request.session_hash).set_weight(name, value)
+            with self.studio.using(request.session_hash) as session:
+                session.set_weight(name, value)
 
         return set_weight
 
+    @rejecting
     def set_learning_rate(self, request: gr.Request, scale: float) -> None:
-        self.studio.session(request.session_hash).set_learning_rate_scale(scale)
+        with self.studio.using(request.session_hash) as session:
+            session.set_learning_rate_scale(scale)
 
     def end_session(self, request: gr.Request) -> None:
         self.studio.end_session(request.session_hash)
@@ -213,7 +255,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
     studio = studio or Studio()
     handlers = Handlers(studio)
     choices = clip_choices()
-    with gr.Blocks(title="Text2Head Studio", delete_cache=(1800, 3600)) as demo:
+    with CheckedBlocks(title="Text2Head Studio", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# Text2Head Studio\nType a prompt and watch a textured, animatable 3D head "
                     "take shape; retune it live, edit it with sliders, download it.")
         gr.Markdown(f"CLIP guide: **{html.escape(clip_label(choices[0]))}**", elem_id="clip-label")
@@ -230,7 +272,8 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                                                 elem_id="continue")
                     random_button = gr.Button("Random head (no CLIP)", elem_id="random")
                 with gr.Row():
-                    seed = gr.Number(0, label="Seed", precision=0, elem_id="seed")
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                     elem_id="seed")
                     randomize = gr.Checkbox(False, label="Randomize seed")
                 with gr.Row():
                     steps = gr.Slider(5, 300, 60, step=1, label="Steps", elem_id="steps")
@@ -241,14 +284,14 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                     weights = [gr.Slider(0, c.maximum, c.default, step=c.maximum / 500,
                                          label=c.label, elem_id=f"weight-{c.name}")
                                for c in WEIGHT_CONTROLS]
-                    lr_scale = gr.Slider(0.1, 3.0, 1.0, step=0.05, label="Learning rate ×",
-                                         elem_id="learning-rate")
+                    lr_scale = gr.Slider(*LEARNING_RATE_RANGE, 1.0, step=0.05,
+                                         label="Learning rate ×", elem_id="learning-rate")
                 gr.Examples(EXAMPLES, [prompt, negative], cache_examples=False)
             with gr.Column(scale=3):
                 status = gr.HTML(_status("Ready.", "", 0, 0), label="Status", elem_id="status")
                 weights_info = gr.Markdown("", label="Weights in force",
                                            elem_classes="weights-line", elem_id="weights-line")
-                preview = gr.Image(label="Preview", type="pil", format="png", interactive=False,
+                preview = gr.Image(label="Preview", type="filepath", interactive=False,
                                    elem_id="preview")
                 with gr.Tab("3D"):
                     viewer = gr.Model3D(label="3D head", clear_color=(0.95, 0.95, 0.95, 1.0),
@@ -263,6 +306,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 with gr.Row():  # 3D print (issue #11): made on demand
                     print_button = gr.Button("3D print (STL)", size="sm", elem_id="print")
                     print_file = gr.File(label="3D print (STL)", elem_id="download-print")
+                open_file = gr.File(label="Open a saved head (params.json)",
+                                    file_types=[".json"], type="filepath", elem_id="open",
+                                    height=90)
                 with gr.Accordion("Edit the result (no CLIP)", open=True):
                     edits = _edit_sliders(studio)
 
@@ -288,6 +334,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         stop.click(handlers.stop, None, status, queue=False, api_name="stop")
         print_button.click(handlers.print_stl, None, print_file, api_name="print_stl",
                            concurrency_limit=MAX_RUNS, concurrency_id="print")
+        open_file.upload(handlers.open_head, open_file, [open_file, preview, status],
+                         api_name="open", **quiet).success(**sync_edits).success(
+            handlers.export, None, [viewer, *files], **private)
         random_button.click(**pick_seed).then(
             handlers.random_head, seed, [preview, status], api_name="random_head",
         ).success(**sync_edits).success(handlers.export, None, [viewer, *files], **private)
@@ -322,11 +371,20 @@ def _edit_sliders(studio: Studio) -> list[gr.Slider | gr.Dropdown]:
     return [*(sliders[control] for control in EDIT_CONTROLS), *menus]
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (how Docker and Spaces stop a container) ends the app as Ctrl-C does, so that
+    Gradio closes its server and `main` removes every session's files."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     studio = Studio()
     studio.preload(clip_choices()[0])
     try:
-        build_app(studio).launch(**LAUNCH_OPTIONS)
+        build_app(studio).launch(**launch_options(studio))
+    except KeyboardInterrupt:
+        pass
     finally:
         studio.close()
 

@@ -48,7 +48,7 @@ def running_app(root: Path) -> Iterator[tuple[str, Studio]]:
         studio = Studio(root=root, device="cpu")
         demo = app.build_app(studio)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1",
-                            server_port=free_port(), quiet=True, **app.LAUNCH_OPTIONS)
+                            server_port=free_port(), quiet=True, **app.launch_options(studio))
     try:
         yield url, studio
     finally:

@@ -126,7 +126,7 @@ def test_worker_streams_throttled_updates_and_live_weights_reach_the_engine(stud
     assert all(w["identity_preservation"] == 0.0 for w in worker.weights_per_step)
     assert "clip 1 → 0.25" in weights_line(worker, updates[-1])
     assert status_line(updates[-1]).startswith("step 12/12")
-    result = worker.finish(studio.session("s1").new_folder("run"))
+    result = studio.session("s1").finish_run(worker)
     assert result.steps_run == 12 and result.files["glb"].is_file()
 
 
@@ -140,7 +140,7 @@ def test_stop_ends_the_run_within_a_step_and_keeps_the_best_head(studio):
             assert studio.session("s1").stop()
     assert worker.join(timeout=60)
     assert stopped_at <= len(worker.history) <= stopped_at + 2  # the step in progress ends
-    result = worker.finish(studio.session("s1").new_folder("run"))
+    result = studio.session("s1").finish_run(worker)
     assert result.best_step >= 1 and result.steps_run < 500
     assert not studio.session("s1").stop()  # nothing left to stop
 
@@ -168,10 +168,19 @@ def test_sessions_are_isolated_and_cleaned_up(studio):
     assert runs["b"].join(timeout=60) and not studio.root.exists()
 
 
-def test_old_exports_are_pruned(studio):
+def test_old_folders_are_pruned_per_kind(studio):
+    """Only the newest few folders of each kind stay, and a new preview never deletes the
+    downloads on show."""
     session = studio.session("a")
-    folders = [session.new_folder("export") for _ in range(6)]
-    assert [f.exists() for f in folders] == [False] * 3 + [True] * 3
+    exports = []
+    for _ in range(4):
+        with session.writing("export") as folder:
+            exports.append(folder)
+    for _ in range(6):
+        with session.writing("preview"):
+            pass
+    assert [f.exists() for f in exports] == [False] + [True] * 3
+    assert len(list(session.folder.glob("*-preview"))) == 3
 
 
 def test_downloads_zip_the_obj_with_its_material_and_texture(head_model, tmp_path):

@@ -1,0 +1,196 @@
+"""One visitor of the studio: the head on show, at most one run, and a private folder.
+
+Every file a session writes goes through `Session.writing`, which refuses to start once the
+session has ended and removes what was being written if it ends meanwhile: a run abandoned
+by its page (tab closed, client killed, session expired, app stopping) finishes its step in
+the worker thread and then writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import threading
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from text2head import api
+from text2head.bundle import write_head, write_instant
+from text2head.edits import apply_edits
+from text2head.export import export_glb
+from text2head.heads import HeadModel, HeadParams
+from text2head.printing import Progress, print_head
+from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, check_values
+from text2head.studio.controls import learning_rates
+from text2head.studio.worker import RunWorker
+from text2head.understand import Understanding
+
+KEEP_PER_KIND = 3  # numbered folders kept per kind ("run", "export", "preview", ...)
+VIEWER_TEXTURE = 512  # texture size of the GLBs shown in the 3D viewer
+
+
+class SessionEnded(RuntimeError):
+    """The session ended (page closed, client gone, idle too long, app stopping): nothing
+    more is written for it."""
+
+
+@dataclass(frozen=True)
+class Downloads:
+    """The four downloads of a head."""
+
+    glb: Path
+    obj_zip: Path
+    ply: Path
+    params: Path
+
+
+def downloads_from(files: Mapping[str, Path]) -> Downloads:
+    """Downloads from the files `write_head`/`write_run` wrote; the OBJ, MTL and every part's
+    PNG are zipped, because an OBJ without its materials and textures shows no colour."""
+    obj = files["obj"]
+    archive = obj.with_name(f"{obj.stem}_obj.zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for kind, path in files.items():
+            if kind in ("obj", "mtl") or kind.startswith("png"):
+                bundle.write(path, path.name)
+    return Downloads(glb=files["glb"], obj_zip=archive, ply=files["ply"], params=files["params"])
+
+
+class Session:
+    """One visitor: a private folder, the head on show (`head`), the head edits start from
+    (`base`), and at most one run."""
+
+    def __init__(self, model: HeadModel, folder: Path):
+        self.model = model
+        self.folder = folder
+        self.base: HeadParams = model.neutral()
+        self.head: HeadParams = self.base
+        self.worker: RunWorker | None = None
+        self.last_used = time.monotonic()
+        self.closed = False
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ----- runs ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self.worker.done
+
+    def start(self, run, editing: bool) -> RunWorker:
+        """Start a run (stopping this session's previous one)."""
+        if self.closed:
+            raise SessionEnded("this session has ended")
+        self.stop()
+        self.worker = RunWorker(run, editing)
+        return self.worker
+
+    def stop(self) -> bool:
+        """Stop the run, if one is going; True if there was one."""
+        if not self.running:
+            return False
+        self.worker.stop()
+        return True
+
+    def set_weight(self, name: str, value: float) -> None:
+        """A loss-weight slider moved: the running run uses it from its next step. The value
+        is checked even without a run, so a bad one is never accepted silently."""
+        check_values({name: value}, DEFAULT_WEIGHTS, "loss weight")
+        worker = self.worker
+        if worker is None or worker.done:
+            return
+        if name == "identity_preservation" and not worker.editing:
+            return
+        worker.settings.update(weights={name: float(value)})
+
+    def set_learning_rate_scale(self, scale: float) -> None:
+        rates = learning_rates(scale)
+        check_values(rates, DEFAULT_LEARNING_RATES, "learning rate")  # even without a run
+        if self.running:
+            self.worker.settings.update(learning_rates=rates)
+
+    def finish_run(self, worker: RunWorker) -> api.Result:
+        """The run's best head with every file written (waits for the run to end)."""
+        with self.writing("run") as folder:
+            return worker.finish(folder)
+
+    # ----- the head on show ---------------------------------------------------------------
+    def adopt(self, head: HeadParams) -> None:
+        """Show `head` and make it the starting point of edits."""
+        self.base = self.head = head.detach()
+
+    def edit(self, values: Mapping[str, float], styles: Mapping[str, str] | None = None) -> None:
+        """Apply the edit sliders (by label) and part styles (by kind) to the base head; the
+        head on show changes only if the whole edit is valid."""
+        self.head = apply_edits(self.model, self.base, values, styles)
+
+    def open(self, path: str | Path) -> HeadParams:
+        """Show a saved head (a params.json); on any error the head on show is unchanged."""
+        self.adopt(self.model.read_params(path))
+        return self.head
+
+    # ----- files --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self, kind: str) -> Iterator[Path]:
+        """A fresh numbered folder for one set of files; only the newest few of each kind are
+        kept. Raises SessionEnded (and removes what was written) if the session has ended or
+        ends before the files are complete."""
+        with self._lock:
+            if self.closed:
+                raise SessionEnded("this session has ended")
+            folder = self.folder / f"{next(self._numbers):05d}-{kind}"
+            folder.mkdir(parents=True)
+            old = sorted(self.folder.glob(f"*-{kind}"))[:-KEEP_PER_KIND]
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)
+        try:
+            yield folder
+        finally:
+            with self._lock:
+                ended = self.closed
+            if ended:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                raise SessionEnded("this session ended while its files were written")
+
+    def picture(self, image: Image.Image) -> Path:
+        """A PNG of an image for the page (served from the session's folder)."""
+        with self.writing("preview") as folder:
+            path = folder / "preview.png"
+            image.save(path)
+            return path
+
+    def export(self) -> Downloads:
+        """Every download of the head on show."""
+        with self.writing("export") as folder:
+            return downloads_from(write_head(self.model, self.head, folder, preview=False))
+
+    def export_instant(self, understood: Understanding) -> Downloads:
+        """Every download of the instant head (no CLIP), labelled as such in config.json."""
+        with self.writing("instant") as folder:
+            return downloads_from(write_instant(self.model, self.head, understood, folder,
+                                                api.INSTANT_LABEL))
+
+    def viewer_glb(self, head: HeadParams) -> Path:
+        """A light GLB (small textures) of a head and its parts for the 3D viewer."""
+        meshes = self.model.to_meshes(head, texture_size=VIEWER_TEXTURE)
+        with self.writing("viewer") as folder:
+            return export_glb(meshes, folder / "head.glb")
+
+    def print_stl(self, progress: Progress | None = None) -> Path:
+        """A watertight STL bust of the head on show for 3D printing (issue #11); made on
+        demand because it takes seconds, with `progress(fraction, text)` as it goes."""
+        with self.writing("print") as folder:
+            return print_head(self.model, self.head, folder, formats=("stl",),
+                              progress=progress)["stl"]
+
+    def close(self) -> None:
+        """End the session: stop its run and delete its files (also those being written)."""
+        with self._lock:
+            self.closed = True
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""Where the studio keeps its files: one folder per running app, inside Gradio's file cache.
+
+Gradio serves a file that lies in its cache folder (GRADIO_TEMP_DIR) in place, and copies any
+other file it is handed into that cache, where nothing ties the copy to a session. So the
+sessions' folders live inside the cache: every file a page shows is the session's own, and
+goes with it.
+
+Each app holds an exclusive lock (flock) on its folder's lock file for as long as it runs. A
+folder whose lock can be taken belongs to an app that is gone without cleaning up (killed,
+out of memory, power cut); the next app to start removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from gradio.utils import get_upload_folder
+
+LOCK_NAME = ".lock"
+UNLOCKED_GRACE_SECONDS = 60  # a folder younger than this may be an app still starting
+
+
+def default_parent() -> Path:
+    """`text2head/` in Gradio's cache folder (GRADIO_TEMP_DIR, else <tmp>/gradio)."""
+    return Path(get_upload_folder()) / "text2head"
+
+
+class Storage:
+    """This app's folder: locked while it runs, removed by `close()`. Without `folder`, a new
+    one is made under `default_parent()`, after removing the folders of apps that are gone."""
+
+    def __init__(self, folder: str | Path | None = None):
+        if folder is None:
+            parent = default_parent()
+            parent.mkdir(parents=True, exist_ok=True)
+            self.swept = remove_abandoned(parent)
+            folder = tempfile.mkdtemp(prefix="app-", dir=parent)
+        else:
+            self.swept = []
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115 (held until close)
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def close(self) -> None:
+        """Remove the folder and everything in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._lock.close()
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Remove the app folders under `parent` whose app is gone; returns them."""
+    removed = []
+    for folder in parent.iterdir():
+        if folder.is_dir() and _abandoned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _abandoned(folder: Path) -> bool:
+    lock = folder / LOCK_NAME
+    if not lock.exists():
+        with contextlib.suppress(OSError):
+            return time.time() - folder.stat().st_mtime > UNLOCKED_GRACE_SECONDS
+        return False
+    try:
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when closed
+    except OSError:  # held: its app is running
+        return False
+    return True
+

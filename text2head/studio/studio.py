@@ -1,0 +1,184 @@
+"""What the app shares between sessions, and how sessions end.
+
+One read-only HeadModel and the loaded CLIP guides are shared by every session; heads, runs
+and files are per session. A session ends when its page goes (Gradio's unload event: tab
+closed, client closed or killed), when it has been idle for `idle_seconds` with no open
+connection (an HTTP-only caller never says goodbye), or when the app stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import torch
+
+from text2head import api
+from text2head.guidance import CLIPGuide
+from text2head.heads import HeadModel
+from text2head.studio.controls import learning_rates, run_weights
+from text2head.studio.session import Session, SessionEnded
+from text2head.studio.storage import Storage
+from text2head.studio.worker import RunWorker
+
+IDLE_ENV_VAR = "TEXT2HEAD_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 600.0
+REAP_EVERY_SECONDS = 30.0  # the most an expired session waits to be removed
+
+
+def idle_seconds_from_env() -> float:
+    """TEXT2HEAD_IDLE_SECONDS, else 10 minutes."""
+    text = os.environ.get(IDLE_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_IDLE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{IDLE_ENV_VAR} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+class Studio:
+    """The shared HeadModel and CLIP guides, and the sessions keyed by Gradio's session hash,
+    each with a folder under `root` (by default a new folder in Gradio's file cache)."""
+
+    def __init__(self, model: HeadModel | None = None, root: str | Path | None = None,
+                 device: str | None = None, idle_seconds: float | None = None):
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = (model or HeadModel()).to(self.device)
+        self.idle_seconds = idle_seconds_from_env() if idle_seconds is None else idle_seconds
+        self.storage = Storage(root)
+        self.root = self.storage.folder
+        self._sessions: dict[str, Session] = {}
+        self._connections: dict[str, int] = {}  # open heartbeat streams per session
+        self._busy: dict[str, int] = {}  # handlers running per session
+        self._guides: dict[str, CLIPGuide] = {}
+        self._lock = threading.Lock()
+        self._guide_lock = threading.Lock()
+        self._closed = threading.Event()
+        reap_every = min(REAP_EVERY_SECONDS, max(self.idle_seconds / 4, 0.25))
+        threading.Thread(target=self._reap, args=(reap_every,), name="text2head-reaper",
+                         daemon=True).start()
+
+    # ----- sessions -----------------------------------------------------------------------
+    def session(self, key: str) -> Session:
+        """The session for a key, created on first use."""
+        with self._lock:
+            if self._closed.is_set():
+                raise SessionEnded("the app is shutting down")
+            session = self._sessions.get(key)
+            if session is None:
+                folder = self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
+                session = self._sessions[key] = Session(self.model, folder)
+            session.last_used = time.monotonic()
+            return session
+
+    @contextlib.contextmanager
+    def using(self, key: str) -> Iterator[Session]:
+        """The session for the length of one event: it cannot expire meanwhile, and its idle
+        time counts from the event's end."""
+        session = self.session(key)
+        with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield session
+        finally:
+            with self._lock:
+                self._busy[key] -= 1
+                if not self._busy[key]:
+                    del self._busy[key]
+                session.last_used = time.monotonic()
+
+    def connect(self, key: str) -> None:
+        """A page or client opened its heartbeat stream: the session stays while it is open."""
+        with self._lock:
+            self._connections[key] = self._connections.get(key, 0) + 1
+
+    def disconnect(self, key: str) -> None:
+        with self._lock:
+            left = self._connections.get(key, 1) - 1
+            if left > 0:
+                self._connections[key] = left
+            else:
+                self._connections.pop(key, None)
+            if key in self._sessions:
+                self._sessions[key].last_used = time.monotonic()
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """End the sessions idle for longer than `idle_seconds` with no run, no event in
+        progress and no open connection; returns their keys."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [key for key, session in self._sessions.items()
+                    if not session.running and key not in self._busy
+                    and key not in self._connections
+                    and now - session.last_used > self.idle_seconds]
+            ended = [self._sessions.pop(key) for key in idle]
+        for session in ended:
+            session.close()
+        return idle
+
+    def _reap(self, every: float) -> None:
+        while not self._closed.wait(every):
+            self.expire()
+
+    def end_session(self, key: str) -> None:
+        """The visitor left: stop their run and delete their files."""
+        with self._lock:
+            session = self._sessions.pop(key, None)
+        if session is not None:
+            session.close()
+
+    @property
+    def session_count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def close(self) -> None:
+        """Stop every run and delete every file (at shutdown)."""
+        self._closed.set()
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+        self.storage.close()
+
+    # ----- CLIP and runs ------------------------------------------------------------------
+    def guide(self, spec: str) -> CLIPGuide:
+        """The CLIP guide for a spec, loaded once and shared (CLIP is only read)."""
+        with self._guide_lock:
+            if spec not in self._guides:
+                self._guides[spec] = api.load_guide(spec, self.device)
+            return self._guides[spec]
+
+    def preload(self, spec: str) -> None:
+        """Load a guide in the background so that the first Generate starts sooner; a failure
+        is left for Generate to report."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                self.guide(spec)
+
+        threading.Thread(target=load, name="text2head-preload", daemon=True).start()
+
+    def start_run(self, key: str, prompt: str, *, clip: str, editing: bool,
+                  weights: Mapping[str, float], learning_rate_scale: float,
+                  **options) -> RunWorker:
+        """Check the inputs, load CLIP and start a session's run; continuing (`editing`)
+        starts from the head on show and keeps close to it. `options` are RunConfig fields."""
+        session = self.session(key)
+        run = api.prepare(
+            prompt, clip=self.guide(clip), device=self.device, model=self.model,
+            start=session.head if editing else None,
+            weights=run_weights(weights, editing),
+            learning_rates=learning_rates(learning_rate_scale), **options,
+        )
+        return session.start(run, editing)
