@@ -39,8 +39,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(root: Path) -> Iterator[tuple[str, Studio]]:
-    """(url, studio) of the app with the random tiny CLIP, its sessions under `root`."""
+def running_app(root: Path | None) -> Iterator[tuple[str, Studio]]:
+    """(url, studio) of the app with the random tiny CLIP, its sessions under `root` (None:
+    in Gradio's cache folder, as `python app.py` keeps them)."""
     app = load_app()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXT2HEAD_CLIP", CLIP)

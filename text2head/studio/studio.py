@@ -30,6 +30,7 @@ from text2head.studio.worker import RunWorker
 IDLE_ENV_VAR = "TEXT2HEAD_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 600.0
 REAP_EVERY_SECONDS = 30.0  # the most an expired session waits to be removed
+CLOSE_WAIT_SECONDS = 20.0  # how long closing waits for each run to end its step
 
 
 def idle_seconds_from_env() -> float:
@@ -149,6 +150,9 @@ class Studio:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+        for session in sessions:  # a run ends within a step; torch must not die mid-step
+            if session.worker is not None:
+                session.worker.join(CLOSE_WAIT_SECONDS)
         self.storage.close()
 
     # ----- CLIP and runs ------------------------------------------------------------------

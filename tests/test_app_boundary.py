@@ -1,0 +1,197 @@
+"""The app's one checked boundary, over plain HTTP and gradio_client as a hosting user calls
+it: every rejection is a specific message naming the input and what it accepts (never
+`{"error": null}`, HTTP 500 or a printed traceback), an unknown endpoint is a 404, a bad
+value never reaches a session, and every file a page is shown lies in its session's folder,
+so that it goes with the session."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from app_server import running_app
+from gradio_client import Client
+
+from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
+
+pytestmark = pytest.mark.slow
+SECONDS = 300
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("studio")) as (url, studio):
+        yield url, studio
+
+
+def call(url: str, endpoint: str, body: str, session: str | None = None) -> tuple[str, object]:
+    """(event, data) of one call through Gradio's HTTP API; `body` is the raw JSON of the
+    inputs, so that NaN and huge integers are sent exactly as a hand-written caller would."""
+    extra = f', "session_hash": "{session}"' if session else ""
+    posted = httpx.post(f"{url}gradio_api/call/{endpoint}", timeout=30,
+                        content=f'{{"data": {body}{extra}}}',
+                        headers={"content-type": "application/json"})
+    assert posted.status_code == 200, posted.text
+    event_id = posted.json()["event_id"]
+    with httpx.stream("GET", f"{url}gradio_api/call/{endpoint}/{event_id}",
+                      timeout=SECONDS) as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+            elif line.startswith("data: ") and event in ("complete", "error"):
+                return event, json.loads(line[len("data: "):])
+    pytest.fail(f"{endpoint}: the stream ended without a result")
+
+
+def rejection(url: str, endpoint: str, body: str, session: str | None = None) -> str:
+    event, data = call(url, endpoint, body, session)
+    assert event == "error", f"{endpoint} {body} was accepted: {data}"
+    assert data and data.get("error"), f"{endpoint} {body}: an unexplained error {data}"
+    return data["error"]
+
+
+def defaults(endpoint: str) -> list:
+    """The default value of every input of an endpoint, as /gradio_api/info lists them."""
+    return [p.get("parameter_default") for p in ENDPOINTS[endpoint]["parameters"]]
+
+
+ENDPOINTS: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def endpoints(app):
+    ENDPOINTS.update(httpx.get(f"{app[0]}gradio_api/info", timeout=30).json()["named_endpoints"])
+
+
+def test_unknown_endpoints_are_404_naming_the_endpoint(app):
+    url, _ = app
+    for route in ("call", "run"):
+        answer = httpx.post(f"{url}gradio_api/{route}/teleport", json={"data": []}, timeout=30)
+        assert answer.status_code == 404
+        assert "unknown endpoint /teleport" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(("endpoint", "replace", "expected"), [
+    # Seeds: integers within 0…2**63−1 (fault 6: 2**70 gave "Overflow when unpacking").
+    ("/random_head", {0: "1180591620717411303424"},
+     "Seed must be a whole number from 0 to 9223372036854775807; got 1180591620717411303424"),
+    ("/random_head", {0: '"abc"'}, "Seed must be a whole number from 0 to 9223372036854775807; "
+                                   "got 'abc' (a str)"),
+    ("/random_head", {0: "NaN"}, "Seed must be a whole number from 0 to 9223372036854775807; "
+                                 "got nan"),
+    ("/random_head", {0: "-1"}, "Seed must be a whole number"),
+    ("/random_head", {0: "2.5"}, "Seed must be a whole number"),
+    # Loss weights: finite, within the slider's range, with or without a run.
+    ("/set_clip", {0: "NaN"}, "CLIP (match the prompt) must be a number from 0 to 3; got nan"),
+    ("/set_clip", {0: "Infinity"}, "got inf"),
+    ("/set_clip", {0: '"x"'}, "CLIP (match the prompt) must be a number from 0 to 3; got 'x'"),
+    ("/set_clip", {0: "true"}, "got True (a bool)"),
+    ("/set_texture_smoothness", {0: "99"}, "Texture smoothness must be a number from 0 to 5"),
+    ("/set_learning_rate", {0: "0"}, "Learning rate × must be a number from 0.1 to 3; got 0"),
+    # A run's settings, before any work starts.
+    ("/generate", {0: "42"}, "Prompt must be text; got 42"),
+    ("/generate", {3: "NaN"}, "Steps must be a whole number from 5 to 300; got nan"),
+    ("/generate", {3: "1e9"}, "Steps must be a whole number from 5 to 300"),
+    ("/generate", {4: "7"}, "Views per step must be a whole number from 1 to 6; got 7"),
+    ("/generate", {5: '"ViT-H-14:evil"'}, "CLIP model must be one of"),
+    ("/continue", {7: "-0.5"}, "CLIP (match the prompt) must be a number from 0 to 3"),
+    # Edit sliders and style menus (fault 5: NaN used to reach the session's head).
+    ("/edit", {0: "NaN"}, f"{EDIT_CONTROLS[0].label} must be a number"),
+    ("/edit", {len(EDIT_CONTROLS): '"mohawk"'}, f"{STYLE_MENUS[0][0]} must be one of"),
+])
+def test_rejections_name_the_input_and_what_it_accepts(app, endpoint, replace, expected,
+                                                       capfd):
+    url, _ = app
+    values = [json.dumps(v) for v in defaults(endpoint)]
+    for index, text in replace.items():
+        values[index] = text
+    message = rejection(url, endpoint.lstrip("/"), f"[{', '.join(values)}]")
+    assert expected in message
+    assert "Traceback" not in capfd.readouterr().err  # an ordinary rejection prints nothing
+
+
+def test_input_counts_are_checked(app):
+    url, _ = app
+    message = rejection(url, "edit", "[0.1]")
+    assert message.startswith(f"/edit takes {len(EDIT_CONTROLS) + len(STYLE_MENUS)} input(s) "
+                              f"({EDIT_CONTROLS[0].label}")
+    assert message.endswith("got 1")
+    assert rejection(url, "export", "[1]") == "/export takes no inputs; got 1"
+
+
+def test_nan_during_a_run_is_refused_and_the_run_goes_on(app):
+    """Fault 6: NaN sent to /set_* during a run was an HTTP 500."""
+    url, _ = app
+    client = Client(url, verbose=False)
+    try:
+        job = client.submit(prompt="a bald man", steps=300, views=1, api_name="/generate")
+        deadline = time.monotonic() + SECONDS
+        while not any(output[3] for output in job.outputs()):  # a weights line: running
+            assert time.monotonic() < deadline and not job.done()
+            time.sleep(0.2)
+        for route in ("run", "call"):
+            if route == "call":
+                message = rejection(url, "set_clip", "[NaN]", session=client.session_hash)
+            else:
+                answer = httpx.post(f"{url}gradio_api/run/set_clip", timeout=30,
+                                    content=f'{{"data": [NaN], "session_hash": '
+                                            f'"{client.session_hash}"}}',
+                                    headers={"content-type": "application/json"})
+                assert answer.status_code != 200
+                message = answer.json()["error"]
+            assert message.startswith("CLIP (match the prompt) must be a number from 0 to 3")
+        client.predict(0.5, api_name="/set_clip")
+        client.predict(api_name="/stop")
+        final = job.result(timeout=SECONDS)
+    finally:
+        client.close()
+    assert "Done (stopped)" in final[2]
+    assert not any("nan" in (output[3] or "") for output in job.outputs())
+
+
+def test_a_rejected_edit_leaves_the_head_and_later_calls_working(app, head_model):
+    url, _ = app
+    client = Client(url, verbose=False)
+    try:
+        client.predict(5, api_name="/random_head")
+        before = Path(client.predict(api_name="/export")[-1]).read_text()
+        head = head_model.from_json(before)
+        values = [*edit_values(head_model, head), *style_values(head)]
+        values[0] = float("nan")
+        with pytest.raises(Exception, match=f"{EDIT_CONTROLS[0].label} must be a number"):
+            client.predict(*values, api_name="/edit")
+        after = Path(client.predict(api_name="/export")[-1]).read_text()
+    finally:
+        client.close()
+    assert json.loads(after) == json.loads(before)
+
+
+def test_every_file_a_page_is_shown_lies_in_its_session_folder_and_goes_with_it(
+        tmp_path, monkeypatch):
+    """Fault 4: Gradio copied every file into its cache, where nothing tied the copy to the
+    session (13 MB per run, kept for hours)."""
+    cache = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    with running_app(None) as (url, studio):
+        client = Client(url, verbose=False)
+        try:
+            session = client.session_hash
+            _, (preview, _) = call(url, "random_head", "[3]", session=session)
+            _, (viewer, *downloads) = call(url, "export", "[]", session=session)
+            folder = studio.session(session).folder
+            for shown in (preview, viewer, *downloads):
+                assert Path(shown["path"]).is_relative_to(folder), shown["path"]
+            assert folder.is_relative_to(cache)
+        finally:
+            client.close()  # the heartbeat ends: Gradio's unload event ends the session
+        deadline = time.monotonic() + 60
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not folder.exists()
+        left = [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"]
+        assert left == [], left
+    assert not studio.root.exists()
