@@ -87,3 +87,15 @@ def test_two_line_python_api(tmp_path):
     result = text2head.generate("a bald man", clip="random:tiny", steps=2, out=tmp_path)
     assert result.steps_run == 2 and result.files["glb"].is_file()
     assert "RANDOM WEIGHTS" in result.clip_description
+
+
+def test_generate_says_once_that_a_long_prompt_was_cut(tmp_path, capsys):
+    prompt = " ".join(["a very old wrinkled man with a long white beard"] * 12)  # 120 words
+    notice = ("the prompt is longer than CLIP reads (77 tokens); only its first 77 tokens "
+              "guide the run")
+    code = main(["generate", prompt, "--clip", "random:tiny", "--steps", "1", "--views", "1",
+                 "--augmentations", "1", "--start", "neutral", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.count(notice) == 1 and "truncated" not in err  # the note, not also the warning
+    assert json.loads((tmp_path / "config.json").read_text())["notices"] == [notice]

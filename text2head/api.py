@@ -35,6 +35,7 @@ class Result:
     clip_description: str  # says "RANDOM WEIGHTS" when the guide was a test fixture
     style_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # CLIP's choice
     understood: Understanding | None = None  # what the prompt reader took from the prompt
+    notices: tuple[str, ...] = ()  # sentences for the person, e.g. the prompt was cut
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -83,7 +84,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         steps_run=len(history), history=history, config=run.config,
         clip_spec=" + ".join(model.spec for model, _ in run.guide.models),
         clip_description=run.guide.description, style_scores=run.style_scores,
-        understood=run.understood,
+        understood=run.understood, notices=run.notices,
     )
     if out is not None:
         result.files = write_run(run.model, result, out)

@@ -53,7 +53,7 @@ def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
     config.update(clip=result.clip_spec, clip_description=result.clip_description,
                   best_step=result.best_step, best_clip_score=result.clip_score,
                   steps_run=result.steps_run, styles=result.head.styles.to_dict(),
-                  style_scores=result.style_scores)
+                  style_scores=result.style_scores, notices=list(result.notices))
     if result.understood is not None:
         config["understood"] = understood_dict(result.understood)
     files["config"] = write_text_atomic(

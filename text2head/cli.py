@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from text2head import api
 from text2head.bundle import prepare_output_dir, write_head
-from text2head.guidance import CLIPWeightsUnavailable
+from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
 from text2head.heads import HeadModel
 from text2head.optimize import START_MODES, Optimization
 from text2head.printing import PrintOptions, print_head
@@ -186,13 +186,19 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
-                      out=out, negative=args.negative, steps=args.steps, views=args.views,
-                      seed=args.seed, augmentations=args.augmentations,
-                      view_prompts=args.view_prompts, weights=weights, choose_styles=choose)
-    print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
-    print(f"understood: {run.understood.summary() or 'nothing'}", file=sys.stderr)
-    history = _iterate_with_progress(run)
+    with warnings.catch_warnings():
+        # The run's notices say it once per run; the warning comes only on a first encoding.
+        warnings.simplefilter("ignore", PromptTruncatedWarning)
+        run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
+                          out=out, negative=args.negative, steps=args.steps, views=args.views,
+                          seed=args.seed, augmentations=args.augmentations,
+                          view_prompts=args.view_prompts, weights=weights,
+                          choose_styles=choose)
+        print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
+        print(f"understood: {run.understood.summary() or 'nothing'}", file=sys.stderr)
+        for notice in run.notices:
+            print(f"note: {notice}", file=sys.stderr)
+        history = _iterate_with_progress(run)
     result = api.finish(run, history, out)
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
     _report(result.files)

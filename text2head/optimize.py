@@ -5,7 +5,12 @@ augmented renders with CLIP, adds the priors with the weights read live from `Li
 and takes one Adam step with per-group learning rates; parameters are then clamped into
 their ranges. Every `preview_every` steps (and at the last step) the head is rendered from
 fixed views, scored without augmentation, and the best head so far is kept; the first
-step is previewed too, so that a person sees the head at once.
+step is previewed too, so that a person sees the head at once. A run ended by `stop()` scores
+the head of its last step the same way when that step was not previewed (nor skipped), so
+that the head it stopped on can be the best; no extra step result is yielded for it.
+
+`Optimization.notices` holds sentences for the person who asked for the run, such as that
+CLIP reads only the start of a too-long prompt.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from text2head import priors
-from text2head.guidance import CLIPGuide
+from text2head.guidance import CLIPGuide, view_prompt
 from text2head.guidance.attributes import with_zero_shot
 from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.heads.params import Styles
@@ -150,6 +155,9 @@ class Optimization:
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
         self.style_scores: dict[str, dict[str, float]] = {}  # filled before step 1
+        # Sentences to show the person once per run (e.g. the prompt was cut); see
+        # `prompt_notices`.
+        self.notices: tuple[str, ...] = prompt_notices(guide, config)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -172,16 +180,22 @@ class Optimization:
             [{"params": tensors, "name": name} for name, tensors in leaves.items()]
         )
         score_cameras = Cameras.named_views(SCORE_VIEWS, device=self.device)
+        unscored: StepResult | None = None  # the last step, when it was not previewed
         for step in range(1, config.steps + 1):
             if self.stopped:
+                # Stopped between previews: the head it stopped on competes for best too.
+                if unscored is not None and not unscored.skipped:
+                    self._keep_if_best(unscored, self._score(unscored.head, score_cameras)[1])
                 return
             weights, learning_rates = self.settings.snapshot()
             for group in optimizer.param_groups:
                 group["lr"] = learning_rates[group["name"]]
             started = time.perf_counter()
             result = self._step(step, leaves, optimizer, weights, generator)
+            unscored = result
             if step == 1 or step % config.preview_every == 0 or step == config.steps:
                 self._preview(result, score_cameras)
+                unscored = None
             result.seconds = time.perf_counter() - started
             yield result
 
@@ -298,16 +312,38 @@ class Optimization:
         for grid in self.head.texture:
             grid.clamp_(-TEXTURE_LIMIT, TEXTURE_LIMIT)
 
-    @torch.no_grad()
     def _preview(self, result: StepResult, cameras: Cameras) -> None:
-        decoded = self.model.decode(result.head, self.config.texture_size)
-        images = render_head(self.model, result.head, cameras, decoded=decoded,
+        """Render and score the step's head; keep it when it is the best so far."""
+        result.preview, result.clip_score = self._score(result.head, cameras)
+        result.is_best = self._keep_if_best(result, result.clip_score)
+
+    @torch.no_grad()
+    def _score(self, head: HeadParams, cameras: Cameras) -> tuple[torch.Tensor, float]:
+        """Renders of `head` from the fixed views and their mean CLIP score to the prompt."""
+        decoded = self.model.decode(head, self.config.texture_size)
+        images = render_head(self.model, head, cameras, decoded=decoded,
                              resolution=self.config.resolution)
-        score = float(self.guide.clip_score(images, self.config.prompt).mean())
-        result.preview, result.clip_score = images, score
-        if not result.skipped and (self.best is None or score > self.best.clip_score):
-            self.best = BestHead(result.head, score, result.step)
-            result.is_best = True
+        return images, float(self.guide.clip_score(images, self.config.prompt).mean())
+
+    def _keep_if_best(self, result: StepResult, score: float) -> bool:
+        """Make the step's head the best if it scores higher (a skipped step never is)."""
+        if result.skipped or not (self.best is None or score > self.best.clip_score):
+            return False
+        self.best = BestHead(result.head, score, result.step)
+        return True
+
+
+def prompt_notices(guide: CLIPGuide, config: RunConfig) -> tuple[str, ...]:
+    """A sentence for each of the run's prompts (the prompt, the negative prompt) that CLIP
+    cuts to its context length, whether or not the guide has encoded it before."""
+    phrasings = {"prompt": [config.prompt], "negative prompt": [config.negative]}
+    if config.view_prompts:  # the loss reads the prompt behind a view prefix
+        phrasings["prompt"] += [view_prompt(config.prompt, yaw) for yaw in (0.0, 90.0, 180.0)]
+    cut = set(guide.truncated_prompts([p for texts in phrasings.values() for p in texts if p]))
+    length = guide.context_length
+    return tuple(f"the {name} is longer than CLIP reads ({length} tokens); only its first "
+                 f"{length} tokens guide the run"
+                 for name, texts in phrasings.items() if cut.intersection(texts))
 
 
 class _Timer:

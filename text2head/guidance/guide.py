@@ -99,6 +99,22 @@ class CLIPGuide:
             return self.models[0][0].description
         return " + ".join(f"{weight:.2f} x {model.description}" for model, weight in self.models)
 
+    @property
+    def context_length(self) -> int:
+        """Tokens the guide reads of a prompt: the shortest context of its models."""
+        return min(model.context_length for model, _ in self.models)
+
+    def truncated_prompts(self, prompts: Sequence[str]) -> list[str]:
+        """The distinct prompts that some model cuts to its context length, in order.
+
+        Cheap (tokenising only) and independent of the text cache, so every run can tell
+        its user, not only the first run to encode a prompt (which also warns)."""
+        distinct = list(dict.fromkeys(prompts))
+        if not distinct:
+            return []
+        cut = [model.truncated(distinct) for model, _ in self.models]
+        return [prompt for prompt, *flags in zip(distinct, *cut, strict=True) if any(flags)]
+
     def encode_text(self, prompts: Sequence[str]) -> Tensor:
         """(N, D) ensemble text embeddings (cached per prompt by each model)."""
         return torch.cat([m.encode_text(prompts) * w**0.5 for m, w in self.models], dim=-1)

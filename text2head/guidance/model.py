@@ -44,7 +44,9 @@ class CLIPModel:
         return (longer[:, -1] != padding).tolist()
 
     def encode_text(self, prompts: Sequence[str]) -> Tensor:
-        """(N, D) embeddings, computed once per distinct prompt; warns on truncated prompts."""
+        """(N, D) embeddings, computed once per distinct prompt; warns on truncated prompts
+        when they are first encoded (cached prompts do not warn again: for a per-run check
+        use `truncated`, or `CLIPGuide.truncated_prompts`)."""
         missing = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
         if missing:
             for prompt, cut in zip(missing, self.truncated(missing), strict=True):
