@@ -43,6 +43,7 @@ VIEWER_SECONDS = float(os.environ.get("TEXT2HEAD_VIEWER_SECONDS", "10"))  # 3D v
 MAX_RUNS = int(os.environ.get("TEXT2HEAD_MAX_RUNS", "2"))  # optimizations at the same time
 QUEUE_SIZE = int(os.environ.get("TEXT2HEAD_QUEUE_SIZE", "16"))
 MAX_UPLOAD = "1mb"  # an uploaded params.json (text2head.heads.params reads at most 1 MB)
+STATE_CAPACITY = 1000  # sessions whose Gradio state is kept (~200 kB each), oldest dropped
 EXAMPLES = [
     ["an old man with a big nose, laughing", ""],
     ["a young woman with freckles and red lips, smiling", "makeup"],
@@ -57,7 +58,7 @@ def launch_options(studio: Studio) -> dict:
     """What `launch()` needs besides host and port: the look, the upload limit, and the
     server hooks that track open pages and answer unknown endpoints with 404."""
     return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_UPLOAD,
-            "app_kwargs": app_kwargs(studio)}
+            "state_session_capacity": STATE_CAPACITY, "app_kwargs": app_kwargs(studio)}
 
 
 class Handlers:
@@ -346,6 +347,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         lr_scale.change(handlers.set_learning_rate, lr_scale, None, queue=False,
                         api_name="set_learning_rate")
         demo.unload(handlers.end_session)
+        studio.on_session_end(demo.forget_session)
     return demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
 
 

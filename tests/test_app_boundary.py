@@ -29,7 +29,8 @@ def app(tmp_path_factory):
 
 def call(url: str, endpoint: str, body: str, session: str | None = None) -> tuple[str, object]:
     """(event, data) of one call through Gradio's HTTP API; `body` is the raw JSON of the
-    inputs, so that NaN and huge integers are sent exactly as a hand-written caller would."""
+    inputs, so that NaN and huge integers are sent exactly as a hand-written caller would.
+    `session` joins a gradio_client's session (only while it streams nothing else)."""
     extra = f', "session_hash": "{session}"' if session else ""
     posted = httpx.post(f"{url}gradio_api/call/{endpoint}", timeout=30,
                         content=f'{{"data": {body}{extra}}}',
@@ -133,17 +134,11 @@ def test_nan_during_a_run_is_refused_and_the_run_goes_on(app):
         while not any(output[3] for output in job.outputs()):  # a weights line: running
             assert time.monotonic() < deadline and not job.done()
             time.sleep(0.2)
-        for route in ("run", "call"):
-            if route == "call":
-                message = rejection(url, "set_clip", "[NaN]", session=client.session_hash)
-            else:
-                answer = httpx.post(f"{url}gradio_api/run/set_clip", timeout=30,
-                                    content=f'{{"data": [NaN], "session_hash": '
-                                            f'"{client.session_hash}"}}',
-                                    headers={"content-type": "application/json"})
-                assert answer.status_code != 200
-                message = answer.json()["error"]
-            assert message.startswith("CLIP (match the prompt) must be a number from 0 to 3")
+        answer = httpx.post(f"{url}gradio_api/run/set_clip", timeout=30,
+                            content=f'{{"data": [NaN], "session_hash": "{client.session_hash}"}}',
+                            headers={"content-type": "application/json"})
+        assert answer.status_code != 200
+        assert answer.json()["error"].startswith("CLIP (match the prompt) must be a number")
         client.predict(0.5, api_name="/set_clip")
         client.predict(api_name="/stop")
         final = job.result(timeout=SECONDS)
@@ -160,10 +155,10 @@ def test_a_rejected_edit_leaves_the_head_and_later_calls_working(app, head_model
         client.predict(5, api_name="/random_head")
         before = Path(client.predict(api_name="/export")[-1]).read_text()
         head = head_model.from_json(before)
-        values = [*edit_values(head_model, head), *style_values(head)]
-        values[0] = float("nan")
-        with pytest.raises(Exception, match=f"{EDIT_CONTROLS[0].label} must be a number"):
-            client.predict(*values, api_name="/edit")
+        values = [json.dumps(v) for v in (*edit_values(head_model, head), *style_values(head))]
+        values[0] = "NaN"  # gradio_client refuses to send NaN; a hand-written caller can
+        message = rejection(url, "edit", f"[{', '.join(values)}]", session=client.session_hash)
+        assert message.startswith(f"{EDIT_CONTROLS[0].label} must be a number")
         after = Path(client.predict(api_name="/export")[-1]).read_text()
     finally:
         client.close()
@@ -195,3 +190,19 @@ def test_every_file_a_page_is_shown_lies_in_its_session_folder_and_goes_with_it(
         left = [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"]
         assert left == [], left
     assert not studio.root.exists()
+
+
+def test_the_status_line_says_when_the_prompt_was_cut(app):
+    """Fault 8: a prompt cut to CLIP's 77 tokens was only logged."""
+    url, _ = app
+    long_prompt = "a portrait of an old sailor with " + ", ".join(
+        f"a scar number {i} on the left cheek" for i in range(20))
+    client = Client(url, verbose=False)
+    try:
+        for _ in range(2):  # also once CLIP has the prompt's embedding cached
+            final = client.predict(prompt=long_prompt, steps=5, views=1, api_name="/generate")
+            assert "longer than CLIP reads (77 tokens)" in final[2]
+        short = client.predict(prompt="a bald man", steps=5, views=1, api_name="/generate")
+    finally:
+        client.close()
+    assert "longer than CLIP reads" not in short[2]

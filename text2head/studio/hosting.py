@@ -51,6 +51,16 @@ class CheckedBlocks(gr.Blocks):
             raise gr.Error(str(error), print_exception=False) from None
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
 
+    def forget_session(self, key: str) -> None:
+        """Drop Gradio's per-session state (about 200 kB for this app) once the session has
+        ended; Gradio keeps it until `state_session_capacity` sessions have come after it."""
+        holder = getattr(self, "state_holder", None)
+        if holder is None:  # not launched
+            return
+        with holder.lock:
+            holder.session_data.pop(key, None)
+            holder.time_last_used.pop(key, None)
+
 
 def check_event(block_fn, values: list) -> None:
     """Check the values sent to one event against its input components."""
@@ -81,6 +91,8 @@ def check_value(component: gr.components.Component, value: object) -> None:
         check_choice(label, value, [choice for _, choice in component.choices])
     elif isinstance(component, gr.Textbox):
         check_text(label, value)
+    elif isinstance(component, gr.Dataset):  # gr.Examples: the index of a clicked example
+        check_number(label, value, 0, len(component.raw_samples) - 1, whole=True)
     elif isinstance(component, gr.File):
         if value is not None and not (isinstance(value, dict)
                                       and isinstance(value.get("path"), str)):

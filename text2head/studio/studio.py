@@ -14,7 +14,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -62,6 +62,7 @@ class Studio:
         self._connections: dict[str, int] = {}  # open heartbeat streams per session
         self._busy: dict[str, int] = {}  # handlers running per session
         self._guides: dict[str, CLIPGuide] = {}
+        self._end_listeners: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
         self._guide_lock = threading.Lock()
         self._closed = threading.Event()
@@ -123,8 +124,8 @@ class Studio:
                     and key not in self._connections
                     and now - session.last_used > self.idle_seconds]
             ended = [self._sessions.pop(key) for key in idle]
-        for session in ended:
-            session.close()
+        for key, session in zip(idle, ended, strict=True):
+            self._ended(key, session)
         return idle
 
     def _reap(self, every: float) -> None:
@@ -136,7 +137,17 @@ class Studio:
         with self._lock:
             session = self._sessions.pop(key, None)
         if session is not None:
-            session.close()
+            self._ended(key, session)
+
+    def on_session_end(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(key)` after each session ends (the app drops Gradio's own state
+        for it, which Gradio otherwise keeps for thousands of sessions)."""
+        self._end_listeners.append(listener)
+
+    def _ended(self, key: str, session: Session) -> None:
+        session.close()
+        for listener in self._end_listeners:
+            listener(key)
 
     @property
     def session_count(self) -> int:
