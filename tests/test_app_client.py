@@ -96,7 +96,7 @@ def test_two_sessions_live_weights_stop_and_isolation(app):
     assert not any("clip 1 → 0.25" in (output[3] or "") for output in job_b.outputs())
     assert final_a[-1] != final_b[-1]
     assert Path(final_a[-1]).read_text() != Path(final_b[-1]).read_text()  # each its own head
-    folders = [p for p in studio.root.iterdir() if any(p.iterdir())]
+    folders = [p for p in studio.root.iterdir() if p.is_dir() and any(p.iterdir())]
     assert len(folders) >= 2  # a private folder per session
 
 
@@ -137,5 +137,7 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
         head = head_model.from_json(Path(params).read_text(encoding="utf-8"))
         assert EDIT_CONTROLS[smile].read(head_model, head) == pytest.approx(0.9, abs=1e-4)
         assert head.styles.facial_hair == "full_beard"
-        assert list(temp.glob("text2head-studio-*")), "the sessions' folder is in TMPDIR"
-    assert not list(temp.glob("text2head-studio-*")), "session files must go at shutdown"
+        apps = tmp_path / "gradio" / "text2head"
+        assert list(apps.glob("app-*")), "the sessions' folder is in Gradio's cache folder"
+    assert not list(apps.glob("app-*")), "session files must go at shutdown"
+    assert not list(temp.iterdir()), "nothing is left in TMPDIR"
