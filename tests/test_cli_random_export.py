@@ -100,7 +100,7 @@ def test_export_rejects_missing_and_bad_files(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "text2head.params/1", "identity": {"agee": 1}}))
     assert main(["export", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "unknown identity parameter 'agee'" in capsys.readouterr().err
+    assert "bad.json: unknown parameter(s) in identity: 'agee'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written, not even the folder
 
 

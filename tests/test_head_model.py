@@ -149,13 +149,13 @@ def test_missing_names_take_neutral_values(head_model):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["identity"].update(agee=0.5), "unknown identity parameter 'agee'"),
+        (lambda d: d["identity"].update(agee=0.5), "unknown parameter(s) in identity: 'agee'"),
         (lambda d: d["expression"].update(jawOpen=1.5), "'jawOpen' = 1.5 is outside [0, 1]"),
         (lambda d: d["local_shape"].update({"nose-scale-horiz-incr": float("nan")}),
          "'nose-scale-horiz-incr' is NaN"),
         (lambda d: d["pose"].update(yaw=float("inf")), "'yaw' is infinite"),
         (lambda d: d["appearance"].update(skin_melanin="dark"), "'skin_melanin' must be a number"),
-        (lambda d: d.update(hats={}), "unknown parameter group(s) ['hats']"),
+        (lambda d: d.update(hats={}), "unknown group(s) at the top level: 'hats'"),
         (lambda d: d.update(format="other"), "not a text2head parameter file"),
         (lambda d: d.update(texture_residual=[{"shape": [3, 9, 9], "float32_base64": ""}] * 6),
          "texture_residual level 0"),

@@ -137,8 +137,7 @@ def read_prompts(path: str | Path) -> list[str]:
 
 
 def load_params(model: HeadModel, path: str | Path) -> HeadParams:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"parameter file not found: {path}")
-    return model.from_json(path.read_text(encoding="utf-8"))
+    """The head in a params.json (see `HeadModel.read_params`: ValueError naming the file and
+    the problem, FileNotFoundError when it is missing)."""
+    return model.read_params(path)
 

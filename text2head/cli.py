@@ -126,11 +126,8 @@ def run_random(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     options = _print_options(args) if args.printable else None  # checked before any writing
-    if not args.params.is_file():
-        raise FileNotFoundError(f"parameter file not found: {args.params}")
     model = HeadModel()
-    head = _with_styles(model, model.from_json(args.params.read_text(encoding="utf-8")),
-                        args.style)
+    head = _with_styles(model, api.load_params(model, args.params), args.style)
     out = prepare_output_dir(args.out)
     files = write_head(model, head, out, texture_size=args.texture_size)
     if options is not None:

@@ -160,6 +160,18 @@ class HeadModel(torch.nn.Module):
         return params.from_json(self.specs, text, RESIDUAL_SIZES, self.known_styles).to(
             self.template.device)
 
+    def read_params(self, path: str | Path) -> HeadParams:
+        """The head in a params.json file, read strictly (files, uploads, the CLI all use it).
+
+        Returns a valid HeadParams on this model's device, or raises a one-line ValueError
+        starting with the file's name ("params.json: ...") saying what is wrong: too large
+        (over `params.MAX_FILE_BYTES`), empty, not UTF-8 text, a GLB, not JSON, nested too
+        deeply, another format or version, unknown names (all named), wrong types, NaN,
+        infinite or out-of-range values. A missing path raises FileNotFoundError.
+        """
+        return params.read_file(self.specs, path, RESIDUAL_SIZES, self.known_styles).to(
+            self.template.device)
+
     def from_dict(self, data: dict) -> HeadParams:
         return params.from_dict(self.specs, data, RESIDUAL_SIZES, self.known_styles).to(
             self.template.device)
