@@ -20,6 +20,7 @@ from text2head import api
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadParams
+from text2head.heads.params import MAX_FILE_BYTES
 from text2head.preview import contact_sheet
 from text2head.studio import (
     WEIGHT_CONTROLS,
@@ -42,7 +43,6 @@ UPDATE_SECONDS = float(os.environ.get("TEXT2HEAD_UPDATE_SECONDS", "1.0"))  # pag
 VIEWER_SECONDS = float(os.environ.get("TEXT2HEAD_VIEWER_SECONDS", "10"))  # 3D viewer refresh
 MAX_RUNS = int(os.environ.get("TEXT2HEAD_MAX_RUNS", "2"))  # optimizations at the same time
 QUEUE_SIZE = int(os.environ.get("TEXT2HEAD_QUEUE_SIZE", "16"))
-MAX_UPLOAD = "1mb"  # an uploaded params.json (text2head.heads.params reads at most 1 MB)
 STATE_CAPACITY = 1000  # sessions whose Gradio state is kept (~200 kB each), oldest dropped
 EXAMPLES = [
     ["an old man with a big nose, laughing", ""],
@@ -57,7 +57,7 @@ CSS = "#preview img {object-fit: contain} .weights-line {font-size: 0.85em; opac
 def launch_options(studio: Studio) -> dict:
     """What `launch()` needs besides host and port: the look, the upload limit, and the
     server hooks that track open pages and answer unknown endpoints with 404."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_UPLOAD,
+    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_FILE_BYTES,
             "state_session_capacity": STATE_CAPACITY, "app_kwargs": app_kwargs(studio)}
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 from app_server import running_app
 from gradio_client import Client
 
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
+from text2head.heads.params import MAX_FILE_BYTES
 
 pytestmark = pytest.mark.slow
 SECONDS = 300
@@ -206,3 +208,57 @@ def test_the_status_line_says_when_the_prompt_was_cut(app):
     finally:
         client.close()
     assert "longer than CLIP reads" not in short[2]
+
+
+def open_cases(saved: str) -> dict[str, tuple[bytes, str]]:
+    """Bad params.json files (name -> (bytes, what the error must say)), made from a good one."""
+    data = json.loads(saved)
+    nan = saved.replace('"age": ' + json.dumps(data["identity"]["age"]), '"age": NaN', 1)
+    huge = json.dumps({**data, "identity": {**data["identity"], "age": 1e308}})
+    unknown = json.dumps({**data, "hats": 1, "identity": {**data["identity"], "agee": 0.5}})
+    return {
+        "empty": (b"", "is empty"),
+        "malformed": (saved[:200].encode(), "line"),
+        "glb": (b"glTF\x02\x00\x00\x00" + bytes(64), "GLB"),
+        "nested": (b"[" * 1_000_000, "nested too deeply"),  # 1 MB of nesting
+        "nan": (nan.encode(), "identity parameter 'age' is NaN"),
+        "huge": (huge.encode(), "is outside"),
+        "types": (json.dumps({**data, "pose": [1, 2]}).encode(), "pose"),
+        "unknown": (unknown.encode(), "'agee'"),
+        "version": (json.dumps({**data, "format": "text2head.params/9"}).encode(), "/9"),
+    }
+
+
+def test_open_accepts_a_saved_head_and_refuses_bad_files_leaving_the_head(app, head_model,
+                                                                          tmp_path):
+    """A params.json opens into the session; every bad file is named with what is wrong, the
+    head on show stays, and Gradio's copy of the upload is deleted."""
+    from gradio.utils import get_upload_folder
+    from gradio_client import handle_file
+
+    url, _ = app
+    saved = head_model.to_json(head_model.sample(torch.Generator().manual_seed(11)))
+    good = tmp_path / "good-head.json"
+    good.write_text(saved)
+    client = Client(url, verbose=False)
+    try:
+        _, preview, status = client.predict(handle_file(str(good)), api_name="/open")
+        assert "Opened a saved head" in status and Path(preview).is_file()
+        shown = Path(client.predict(api_name="/export")[-1]).read_text()
+        assert json.loads(shown) == json.loads(saved)
+        for name, (content, expected) in open_cases(saved).items():
+            bad = tmp_path / f"bad-{name}.json"
+            bad.write_bytes(content)
+            with pytest.raises(Exception) as caught:
+                client.predict(handle_file(str(bad)), api_name="/open")
+            assert expected in str(caught.value), (name, str(caught.value))
+            assert Path(client.predict(api_name="/export")[-1]).read_text() == shown, name
+        big = tmp_path / "bad-big.json"
+        big.write_bytes(b" " * (MAX_FILE_BYTES + 1))
+        with pytest.raises(Exception, match="(?i)size|large"):  # refused by the upload limit
+            client.predict(handle_file(str(big)), api_name="/open")
+    finally:
+        client.close()
+    uploads = [p.name for p in Path(get_upload_folder()).rglob("*.json")
+               if p.name.startswith(("good-head", "bad-"))]
+    assert uploads == [], "the uploads were read and must be gone"
