@@ -26,6 +26,7 @@ import queue
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,11 +162,13 @@ def app_entries(work: Workspace) -> dict[str, int]:
 
 def leftovers(entries: dict[str, int], before: dict[str, int] | None = None) -> dict:
     """Entries (of `app_entries`) not in `before`: their count, files and bytes, and where they
-    are: grouped by their first three path parts (a session's folder, a cached file),
-    "path/ (files, bytes)", largest first."""
+    are: grouped by their first three path parts (a session's folder, a cached file; empty
+    folders on their own), "path/ (files, bytes)", largest first."""
     new = {path: size for path, size in entries.items() if before is None or path not in before}
     groups: dict[str, list[int]] = {}
     for path, size in new.items():
+        if size < 0 and any(other.startswith(f"{path}/") for other in new):
+            continue  # a folder is listed by what it holds, unless it is empty
         parts = path.split("/")
         key = "/".join(parts[:3]) + ("/" if len(parts) > 3 or size < 0 else "")
         group = groups.setdefault(key, [0, 0])
@@ -580,6 +583,10 @@ def load_figures(figures: dict, records: list[RunRecord], began: float, wall: fl
 # ----- (b) soak --------------------------------------------------------------------------------
 MIN_FREE_BYTES = 2 * 2**30  # the soak stops early rather than fill the disk (Gradio's cache)
 RSS_GROWTH_LIMIT = 5.0  # percent, from the reference run to the end
+# RSS after a run swings by ~±10% from one run to the next (the prompts' parts, the allocator's
+# arenas), so each end of the growth is the median of this many runs (one client's, by default)
+# rather than one sample: the runs up to the reference run, and the last runs.
+RSS_WINDOW = 5
 FAILED_IN_A_ROW = 3  # the soak stops after this many failed runs in a row
 
 
@@ -593,8 +600,9 @@ def run_soak(runs: int = 200, per_client: int = 5, reference_run: int = 20, step
     the reference run exceeds its value there by more than FLAT_TOLERANCE_BYTES; once the last
     client has closed, both return within BASELINE_TOLERANCE_BYTES of the bytes before the
     first run within `settle_seconds`. The reference run is `reference_run` (the app warmed
-    up), or half the runs when there are fewer. `rss_growth_limit` (percent) is for runs that
-    small: RSS swings by ~±7% from one run to the next (see figures["rss_mb_per_run"])."""
+    up), or half the runs when there are fewer. RSS at the reference run and at the end are
+    medians of RSS_WINDOW runs (fewer when the runs are few). `rss_growth_limit` (percent) is
+    for small runs, whose RSS has not settled yet (see figures["rss_mb_per_run"])."""
     reference = min(reference_run, max(1, runs // 2))
 
     def measure(work: Workspace, figures: dict) -> None:
@@ -655,14 +663,19 @@ def soak_figures(figures: dict, samples: list[dict], baseline: dict[str, int], a
         check(figures, False, f"no sample at the reference run {reference}")
         return
     at_ref, end, later = samples[reference - 1], samples[-1], samples[reference:]
-    if at_ref["rss_mb"] is None or end["rss_mb"] is None:
+    window = max(1, min(RSS_WINDOW, reference, len(samples) - reference))
+    rss_ref = [s["rss_mb"] for s in samples[reference - window:reference]]
+    rss_end = [s["rss_mb"] for s in samples[-window:]]
+    figures["rss_mb_per_run"] = [None if s["rss_mb"] is None else round(s["rss_mb"])
+                                 for s in samples]
+    if None in rss_ref or None in rss_end:
         check(figures, False, "the app had exited: no RSS to compare")
         return
-    growth = 100 * (end["rss_mb"] - at_ref["rss_mb"]) / at_ref["rss_mb"]
-    figures.update(rss_mb_at_reference=rounded(at_ref["rss_mb"], 1),
-                   rss_mb_end=rounded(end["rss_mb"], 1), rss_growth_pct=rounded(growth),
-                   rss_mb_per_run=[None if s["rss_mb"] is None else round(s["rss_mb"])
-                                   for s in samples])
+    growth = 100 * (statistics.median(rss_end) - statistics.median(rss_ref)) / statistics.median(
+        rss_ref)
+    figures.update(rss_window=window, rss_mb_at_reference=rounded(statistics.median(rss_ref), 1),
+                   rss_mb_end=rounded(statistics.median(rss_end), 1),
+                   rss_growth_pct=rounded(growth))
     limit = figures["rss_growth_limit_pct"]
     check(figures, growth < limit,
           f"RSS grew {growth:.1f}% from run {reference} to the end (limit {limit}%)")

@@ -6,10 +6,11 @@ Run: python bench/soak.py [--runs 200] [--per-client 5] [--reference-run 20] [--
 One app subprocess with the random tiny CLIP (a test fixture, labelled in the output), its
 TMPDIR and GRADIO_TEMP_DIR private folders; a new gradio_client session every --per-client runs
 (the old one closed). After each run: the app's RSS (VmRSS) and the bytes under both folders.
-Figures: RSS at the reference run and at the end and its growth; the bytes of each folder
-before the first run, at the reference run, their maximum after it, at the end and once the
-last client has closed; seconds per run. Limits: every run completes; RSS grows < 5% from the
-reference run to the end; each folder stays flat after the reference run (within
+Figures: RSS at the reference run and at the end (medians of the 5 runs up to each: RSS swings
+~±10% run to run) and its growth, and RSS after every run; the bytes of each folder before the
+first run, at the reference run, their maximum after it, at the end and once the last client
+has closed; seconds per run. Limits: every run completes; RSS grows < 5% from the reference run
+to the end; each folder stays flat after the reference run (within
 hosting.FLAT_TOLERANCE_BYTES: the files of two live sessions) and returns within
 hosting.BASELINE_TOLERANCE_BYTES of its bytes before the first run within 60 s of the last
 client closing. 200 runs take ~45 min on 2 cores; today's app fills GRADIO_TEMP_DIR by tens of MB a
