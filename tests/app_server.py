@@ -88,3 +88,15 @@ def _wait_until_up(url: str, process: subprocess.Popen) -> None:
                 return
         time.sleep(0.5)
     pytest.fail(f"app.py did not answer at {url} within {STARTUP_SECONDS} s")
+
+
+def load_bench(name: str):
+    """A module of bench/ (the hosting harness, say), loaded by path: bench/ is not a package,
+    and putting it on sys.path would let its scripts (app.py…) shadow other modules."""
+    module_name = f"text2head_bench_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "bench" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look their module up while defined
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
