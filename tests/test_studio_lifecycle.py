@@ -140,6 +140,7 @@ def test_the_folders_of_apps_that_died_are_removed_at_the_next_start(tmp_path, m
         running.close()
         after.close()
     assert not running.root.exists() and not after.root.exists()
+    assert not running.root.parent.exists(), "the last app out removes text2head/ too"
 
 
 def test_an_explicit_folder_is_locked_and_removed(tmp_path):

@@ -35,22 +35,34 @@ class Storage:
     one is made under `default_parent()`, after removing the folders of apps that are gone."""
 
     def __init__(self, folder: str | Path | None = None):
+        self.parent = None
+        self.swept: list[Path] = []
         if folder is None:
-            parent = default_parent()
-            parent.mkdir(parents=True, exist_ok=True)
-            self.swept = remove_abandoned(parent)
-            folder = tempfile.mkdtemp(prefix="app-", dir=parent)
-        else:
-            self.swept = []
+            self.parent = default_parent()
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.swept = remove_abandoned(self.parent)
+            folder = _new_folder(self.parent)
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115 (held until close)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def close(self) -> None:
-        """Remove the folder and everything in it."""
+        """Remove the folder and everything in it (and `text2head/` if no other app uses it)."""
         shutil.rmtree(self.folder, ignore_errors=True)
         self._lock.close()
+        if self.parent is not None:
+            with contextlib.suppress(OSError):  # not empty: another app's folder is there
+                self.parent.rmdir()
+
+
+def _new_folder(parent: Path) -> str:
+    """A new app folder; `parent` is made again if another app removed it meanwhile."""
+    try:
+        return tempfile.mkdtemp(prefix="app-", dir=parent)
+    except FileNotFoundError:
+        parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkdtemp(prefix="app-", dir=parent)
 
 
 def remove_abandoned(parent: Path) -> list[Path]:
