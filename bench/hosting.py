@@ -64,14 +64,12 @@ PROMPTS = (
 )
 
 # Tolerances of the "flat" and "back to baseline" limits on the bytes under the app's TMPDIR
-# and GRADIO_TEMP_DIR. SESSION_BYTES bounds what one live session legitimately holds in either
-# folder: in TMPDIR, KEEP_EXPORTS (3) numbered folders (after a short run: its download folder,
-# ~28 MB, and viewer GLBs, ~11 MB each: ~50 MB in all); in Gradio's cache, the copies of what
-# its page shows (the viewer GLB, the four downloads and the preview of its last run: ~35 MB,
-# plus the viewer GLB of a run in progress). Files the page no longer shows (an earlier run's)
-# are not a live session's. While the soak rotates clients, two sessions are legitimately
-# alive at once: the client just closed (its session lives until the app notices that its
-# heartbeat has gone) and the next one, already running: hence LIVE_SESSIONS.
+# and GRADIO_TEMP_DIR. SESSION_BYTES bounds what one live session legitimately holds: its
+# folder in Gradio's cache keeps the newest three folders of each kind (after a short run: the
+# run's downloads, ~28 MB, viewer GLBs, ~11 MB each, previews), ~60 MB at most. While the soak
+# rotates clients, two sessions are legitimately alive at once: the client just closed (its
+# session lives until the app notices that its heartbeat has gone) and the next one, already
+# running: hence LIVE_SESSIONS.
 SESSION_BYTES = 64 * 2**20
 LIVE_SESSIONS = 2
 FLAT_TOLERANCE_BYTES = LIVE_SESSIONS * SESSION_BYTES

@@ -13,8 +13,7 @@ has closed; seconds per run. Limits: every run completes; RSS grows < 5% from th
 to the end; each folder stays flat after the reference run (within
 hosting.FLAT_TOLERANCE_BYTES: the files of two live sessions) and returns within
 hosting.BASELINE_TOLERANCE_BYTES of its bytes before the first run within 60 s of the last
-client closing. 200 runs take ~45 min on 2 cores; today's app fills GRADIO_TEMP_DIR by tens of MB a
-run (the soak stops early below 2 GB free disk).
+client closing. 200 runs take ~40 min on 2 cores (the soak stops early below 2 GB free disk).
 """
 
 from __future__ import annotations
