@@ -109,8 +109,8 @@ class Handlers:
                     steps=int(steps), views=int(views), seed=int(seed),
                 )
             except CLIPWeightsUnavailable as error:
-                if understood is None:
-                    raise
+                if understood is None:  # continuing needs CLIP: say how to provide weights
+                    raise gr.Error(str(error), duration=None, print_exception=False) from None
                 yield self._instant_result(session, understood, error)
                 return
             yield from self._stream(session, worker, understood)

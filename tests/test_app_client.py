@@ -120,6 +120,8 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
             assert "instant — not refined by CLIP" in status
             assert "TEXT2HEAD_CLIP=ViT-B-32:/path/to/" in status
             assert_valid_glb(glb)
+            with pytest.raises(Exception, match="TEXT2HEAD_CLIP="):  # continuing needs CLIP
+                client.predict(prompt="make him smile", steps=5, api_name="/continue")
             random_preview, status = client.predict(3, api_name="/random_head")
             assert "seed 3" in status
             random = head_model.sample(torch.Generator().manual_seed(3))
