@@ -23,6 +23,7 @@ from text2head import api
 from text2head.guidance import CLIPGuide
 from text2head.heads import HeadModel
 from text2head.studio.controls import learning_rates, run_weights
+from text2head.studio.memory import release_freed_memory
 from text2head.studio.session import Session, SessionEnded
 from text2head.studio.storage import Storage
 from text2head.studio.worker import RunWorker
@@ -86,7 +87,9 @@ class Studio:
     @contextlib.contextmanager
     def using(self, key: str) -> Iterator[Session]:
         """The session for the length of one event: it cannot expire meanwhile, and its idle
-        time counts from the event's end."""
+        time counts from the event's end. When its last event ends (a run with its files, an
+        export; not a slider moved during its own run), the heap it freed goes back to the
+        OS, so the app's memory stays flat from run to run."""
         session = self.session(key)
         with self._lock:
             self._busy[key] = self._busy.get(key, 0) + 1
@@ -95,9 +98,12 @@ class Studio:
         finally:
             with self._lock:
                 self._busy[key] -= 1
-                if not self._busy[key]:
+                idle = not self._busy[key]
+                if idle:
                     del self._busy[key]
                 session.last_used = time.monotonic()
+            if idle:
+                release_freed_memory()
 
     def connect(self, key: str) -> None:
         """A page or client opened its heartbeat stream: the session stays while it is open."""
@@ -148,6 +154,7 @@ class Studio:
         session.close()
         for listener in self._end_listeners:
             listener(key)
+        release_freed_memory()
 
     @property
     def session_count(self) -> int:
