@@ -291,13 +291,17 @@ class App:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def rss_mb(self) -> float | None:
-        """Resident memory of the app process (VmRSS), None once it has gone."""
+    def rss_mb(self, field: str = "VmRSS") -> float | None:
+        """Resident memory of the app process now (VmRSS) or at its highest so far (VmHWM:
+        what a container's memory limit must allow), None once it has gone."""
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
         return None
+
+    def peak_rss_mb(self) -> float | None:
+        return self.rss_mb("VmHWM")
 
     def stop(self, sig: int = signal.SIGTERM, seconds: float = EXIT_SECONDS) -> dict:
         """Send `sig` and wait up to `seconds`: the seconds it took to exit (None if it did
@@ -524,6 +528,7 @@ def run_load(clients: int = 8, steps: int = 5, views: int = 1, keep: bool = Fals
                            for i, client in enumerate(sessions)]
                 records = [future.result() for future in futures]  # each has a timeout
                 wall = time.monotonic() - began
+                figures["rss_mb_peak"] = rounded(app.peak_rss_mb(), 1)
             finally:
                 for future, folder in zip(connecting, folders, strict=True):
                     if future.done() and not future.exception():
@@ -646,6 +651,7 @@ def run_soak(runs: int = 200, per_client: int = 5, reference_run: int = 20, step
             figures["seconds_per_run"] = rounded(wall / max(1, len(samples)))
             after = wait_for_bytes(work, baseline, BASELINE_TOLERANCE_BYTES, settle_seconds)
             figures["rss_mb_after_close"] = rounded(app.rss_mb(), 1)
+            figures["rss_mb_peak"] = rounded(app.peak_rss_mb(), 1)
         soak_figures(figures, samples, baseline, after, settle_seconds)
 
     return measured("soak", measure, keep)

@@ -2,10 +2,10 @@
 
 A run allocates and frees hundreds of MB of tensors per step from several threads. glibc's
 malloc keeps what they free in per-thread arenas for reuse, so a long-lived app's resident
-memory (what a Space or a container limit counts) swings by 60% or more from one run to the
-next and creeps up with the arenas it has touched, although nothing is leaked: measured on
-2 cores, 15 pairs of concurrent 5-step runs ranged 1.3–2.4 GB; with `malloc_trim` after each
-pair they stayed at 1.05 GB. A trim costs ~8 ms after a run and well under 1 ms otherwise.
+memory (what a Space or a container limit counts) swings by half from one run to the next and
+settles high, although nothing is leaked. Measured on 2 cores (`bench/memory.py`, 15 pairs of
+concurrent 5-step runs): 1.47–2.29 GB after a pair without this, 1.22–1.24 GB with it. A
+trim costs ~20 ms after a run and well under 1 ms when little is free.
 """
 
 from __future__ import annotations
