@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ PROMPTS = ("an old man with a big nose, laughing", "a young woman with long red 
 
 
 def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (VmRSS) or at its highest so far (VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
@@ -76,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -28,9 +28,8 @@ def test_queued_sessions_are_told_their_position_and_every_run_completes():
 
 # Medians of the four runs up to each end, the app's first run (its one-off allocations) among
 # them: the app gives freed heap back after each run, so RSS is flat within a few percent from
-# run 2 on (measured 1.23-1.35 GB over 12 runs; without it runs swung
-# 1.5-2.6 GB, 55% "growth" in this test). bench/soak.py holds 200 runs to
-# hosting.RSS_GROWTH_LIMIT from run 20.
+# run 2 on (measured 1.23-1.35 GB over 12 runs; without it runs swung 1.5-2.6 GB, 55% "growth"
+# in this test). bench/soak.py holds 200 runs to hosting.RSS_GROWTH_LIMIT from run 20.
 SMALL_RSS_GROWTH_LIMIT = 10.0
 
 

@@ -5,9 +5,9 @@ to the OS when a session's last event ends, not only when the allocator gets rou
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
+from app_server import load_bench
 
 from text2head.studio import Studio
 from text2head.studio import studio as studio_module
@@ -16,13 +16,7 @@ from text2head.studio.memory import release_freed_memory
 CHUNK_BYTES = 64 * 2**10  # below glibc's mmap threshold: served from an arena, as tensors are
 CHUNKS = 4096  # 256 MiB
 KEPT_EVERY = 16  # one chunk in 16 stays alive, so the free pages sit between live ones
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+rss_mb = load_bench("memory").rss_mb
 
 
 def fragment_a_thread_arena() -> list[bytearray]:
