@@ -88,3 +88,16 @@ def test_given_normals_match_computed_ones(head: dict[str, torch.Tensor]) -> Non
                      **common).rgb
     assert torch.allclose(given, computed, atol=1e-5)
     assert not torch.allclose(flipped, computed, atol=1e-2)  # the argument is really used
+
+
+def test_turntable_rendered_a_few_frames_at_a_time_equals_one_batch(head_model) -> None:
+    """The turntable is rendered in small batches to bound memory; the frames must be the
+    ones a single batch gives, in order (5 does not divide 24: the last batch is short)."""
+    from text2head.preview import turntable
+
+    random = head_model.sample(torch.Generator().manual_seed(4))
+    whole = turntable(head_model, random, frames=24, resolution=64, frames_at_once=24)
+    batched = turntable(head_model, random, frames=24, resolution=64, frames_at_once=5)
+    assert batched.shape == (24, 3, 64, 64)
+    assert torch.equal(batched, whole)
+    assert not torch.equal(batched[0], batched[6])  # the camera turns between frames

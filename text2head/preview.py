@@ -10,6 +10,7 @@ from text2head.heads import HeadModel, HeadOutput, HeadParams
 from text2head.render import Cameras, Lights, RenderOutput, render
 
 PREVIEW_VIEWS = ("front", "three_quarter", "left", "right", "back")
+TURNTABLE_FRAMES_AT_ONCE = 4
 
 
 def render_scene(
@@ -63,13 +64,21 @@ def contact_sheet(images: torch.Tensor) -> Image.Image:
 
 
 def turntable(
-    model: HeadModel, head: HeadParams, frames: int = 24, resolution: int = 256
+    model: HeadModel, head: HeadParams, frames: int = 24, resolution: int = 256,
+    frames_at_once: int = TURNTABLE_FRAMES_AT_ONCE,
 ) -> torch.Tensor:
-    """(frames, 3, H, W) renders of the first head on a full turn of the camera."""
+    """(frames, 3, H, W) renders of the first head on a full turn of the camera, a few frames
+    at a time: the renderer's buffers grow with the views in a batch, and all 24 at once
+    were the largest allocation of a finished run (about 0.5 GB)."""
     yaw = torch.arange(frames) * (360.0 / frames)
+    head = head.select(0)
     with torch.no_grad():
-        cameras = Cameras.look_at_orbit(yaw, 0.0, device=model.template.device)
-        return render_head(model, head, cameras, resolution=resolution)
+        decoded = model.decode(head)
+        return torch.cat([
+            render_head(model, head, Cameras.look_at_orbit(
+                some, 0.0, device=model.template.device), decoded=decoded,
+                resolution=resolution)
+            for some in yaw.split(frames_at_once)])
 
 
 def save_gif(frames: torch.Tensor, path, seconds_per_frame: float = 0.08) -> None:
