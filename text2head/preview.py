@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from text2head.heads import HeadModel, HeadOutput, HeadParams
+from text2head.heads.scene import Scene
 from text2head.render import Cameras, Lights, RenderOutput, render
 
 PREVIEW_VIEWS = ("front", "three_quarter", "left", "right", "back")
@@ -24,7 +25,20 @@ def render_scene(
     lights: Lights | None = None,
 ) -> RenderOutput:
     """Render a decoded head (batch of one) with all its parts from every camera."""
-    scene = model.scene(head, decoded)
+    return render_composed(model.scene(head, decoded), cameras, resolution=resolution,
+                           background=background, lights=lights)
+
+
+def render_composed(
+    scene: Scene,
+    cameras: Cameras,
+    *,
+    resolution: int = 256,
+    background=1.0,
+    lights: Lights | None = None,
+) -> RenderOutput:
+    """Render a head already composed with its parts into one scene (composed once, rendered
+    from several batches of cameras)."""
     return render(scene.vertices, scene.faces, cameras, **scene.render_kwargs(),
                   lights=lights or Lights.default(len(cameras)), background=background,
                   resolution=resolution)
@@ -71,14 +85,12 @@ def turntable(
     at a time: the renderer's buffers grow with the views in a batch, and all 24 at once
     were the largest allocation of a finished run (about 0.5 GB)."""
     yaw = torch.arange(frames) * (360.0 / frames)
-    head = head.select(0)
+    orbits = [Cameras.look_at_orbit(some, 0.0, device=model.template.device)
+              for some in yaw.split(frames_at_once)]
     with torch.no_grad():
-        decoded = model.decode(head)
-        return torch.cat([
-            render_head(model, head, Cameras.look_at_orbit(
-                some, 0.0, device=model.template.device), decoded=decoded,
-                resolution=resolution)
-            for some in yaw.split(frames_at_once)])
+        scene = model.scene(head.select(0))
+        return torch.cat([render_composed(scene, cameras, resolution=resolution).rgb
+                          for cameras in orbits])
 
 
 def save_gif(frames: torch.Tensor, path, seconds_per_frame: float = 0.08) -> None:
