@@ -37,7 +37,9 @@ from text2head.heads.build import ANNY_TO_PROJECT, head_local_changes
 from text2head.heads.mhclo import read_mhclo, read_obj
 from text2head.heads.uv_raster import rasterize_uv_attribute
 
-SOURCE = Path(__file__).resolve().parents[3] / "shared" / "assets-src" / "makehuman"
+# The CC0 MakeHuman proxies this builder reads are committed beside the assets they make
+# (assets/makehuman/, with their README and CC0 licence), so a clone is self-contained.
+SOURCE = Path(__file__).resolve().parents[2] / "assets" / "makehuman"
 PART_FOLDERS = {"hair": "hair", "eyebrows": "eyebrows", "eyelashes": "eyelashes", "teeth": "teeth"}
 # base.obj is in decimetres; the project frame is metres with the same axes.
 OBJ_TO_METRES = 0.1
