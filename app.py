@@ -11,6 +11,7 @@ import html
 import os
 import random
 import signal
+import sys
 import time
 
 import gradio as gr
@@ -36,8 +37,9 @@ from text2head.studio import (
     weights_line,
 )
 from text2head.studio.controls import LEARNING_RATE_RANGE
-from text2head.studio.hosting import CheckedBlocks, app_kwargs, discard_upload, rejecting
+from text2head.studio.hosting import CheckedBlocks, app_kwargs, rejecting
 from text2head.studio.inputs import MAX_SEED
+from text2head.studio.storage import StorageUnavailable
 
 UPDATE_SECONDS = float(os.environ.get("TEXT2HEAD_UPDATE_SECONDS", "1.0"))  # page refresh limit
 VIEWER_SECONDS = float(os.environ.get("TEXT2HEAD_VIEWER_SECONDS", "10"))  # 3D viewer refresh
@@ -161,6 +163,7 @@ class Handlers:
         return (self.picture(session, session.head), gr.skip(), _status(text, "", 0, 0),
                 gr.skip(), str(session.viewer_glb(session.head)), *_files(downloads))
 
+    @rejecting
     def stop(self, request: gr.Request) -> str:
         """End this visitor's run within one step; the best head so far is kept."""
         with self.studio.using(request.session_hash) as session:
@@ -177,19 +180,22 @@ class Handlers:
                 "", 0, 0)
 
     @rejecting
-    def open_head(self, request: gr.Request, upload: str | None):
+    def open_head(self, request: gr.Request, upload: dict | None):
         """Show a saved head (params.json) to edit or continue optimizing; on a bad file the
-        head on show stays and the error names what is wrong. The upload is then deleted."""
+        head on show stays and the error names what is wrong. The upload (Gradio's file data,
+        unprocessed: the boundary checked it is the caller's own) is then deleted."""
         if upload is None:
             raise ValueError("Open: choose a params.json file saved by text2head")
+        upload = upload["path"]
         try:
             with self.studio.using(request.session_hash) as session:
                 session.open(upload)
                 return None, self.picture(session, session.head), _status(
                     "Opened a saved head. Edit it below or continue optimizing it.", "", 0, 0)
         finally:
-            discard_upload(upload)
+            self.studio.uploads.discard(upload)
 
+    @rejecting
     def edit_values(self, request: gr.Request) -> list:
         """The edit sliders and style menus set to the head on show."""
         with self.studio.using(request.session_hash) as session:
@@ -256,7 +262,8 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
     studio = studio or Studio()
     handlers = Handlers(studio)
     choices = clip_choices()
-    with CheckedBlocks(title="Text2Head Studio", delete_cache=(1800, 3600)) as demo:
+    with CheckedBlocks(title="Text2Head Studio", delete_cache=(1800, 3600),
+                       uploads=studio.uploads) as demo:
         gr.Markdown("# Text2Head Studio\nType a prompt and watch a textured, animatable 3D head "
                     "take shape; retune it live, edit it with sliders, download it.")
         gr.Markdown(f"CLIP guide: **{html.escape(clip_label(choices[0]))}**", elem_id="clip-label")
@@ -308,8 +315,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                     print_button = gr.Button("3D print (STL)", size="sm", elem_id="print")
                     print_file = gr.File(label="3D print (STL)", elem_id="download-print")
                 open_file = gr.File(label="Open a saved head (params.json)",
-                                    file_types=[".json"], type="filepath", elem_id="open",
-                                    height=90)
+                                    file_types=[".json"], elem_id="open", height=90)
                 with gr.Accordion("Edit the result (no CLIP)", open=True):
                     edits = _edit_sliders(studio)
 
@@ -336,7 +342,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         print_button.click(handlers.print_stl, None, print_file, api_name="print_stl",
                            concurrency_limit=MAX_RUNS, concurrency_id="print")
         open_file.upload(handlers.open_head, open_file, [open_file, preview, status],
-                         api_name="open", **quiet).success(**sync_edits).success(
+                         api_name="open", preprocess=False, **quiet).success(**sync_edits).success(
             handlers.export, None, [viewer, *files], **private)
         random_button.click(**pick_seed).then(
             handlers.random_head, seed, [preview, status], api_name="random_head",
@@ -381,7 +387,10 @@ def _interrupt(signum, frame) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
-    studio = Studio()
+    try:
+        studio = Studio()
+    except (StorageUnavailable, ValueError) as error:  # a setting in the environment
+        sys.exit(f"text2head: {error}")
     studio.preload(clip_choices()[0])
     try:
         build_app(studio).launch(**launch_options(studio))

@@ -1,8 +1,9 @@
 """The app's one checked boundary, over plain HTTP and gradio_client as a hosting user calls
 it: every rejection is a specific message naming the input and what it accepts (never
 `{"error": null}`, HTTP 500 or a printed traceback), an unknown endpoint is a 404, a bad
-value never reaches a session, and every file a page is shown lies in its session's folder,
-so that it goes with the session."""
+value never reaches a session, /open takes only the caller's own upload, and every file a
+page is shown lies in its session's folder, so that it goes with the session. The app keeps
+its sessions in Gradio's cache folder, as `python app.py` does."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ SECONDS = 300
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("studio")) as (url, studio):
-        yield url, studio
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        with running_app(None) as (url, studio):
+            yield url, studio
 
 
 def call(url: str, endpoint: str, body: str, session: str | None = None) -> tuple[str, object]:
@@ -55,6 +58,19 @@ def rejection(url: str, endpoint: str, body: str, session: str | None = None) ->
     assert event == "error", f"{endpoint} {body} was accepted: {data}"
     assert data and data.get("error"), f"{endpoint} {body}: an unexplained error {data}"
     return data["error"]
+
+
+def upload(url: str, name: str, content: bytes) -> str:
+    """Upload a file as the page (or gradio_client.handle_file) does; returns its path."""
+    answer = httpx.post(f"{url}gradio_api/upload", files={"files": (name, content)},
+                        timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()[0]
+
+
+def file_data(path: str) -> str:
+    """The JSON inputs of /open naming `path`."""
+    return json.dumps([{"path": path, "meta": {"_type": "gradio.FileData"}}])
 
 
 def defaults(endpoint: str) -> list:
@@ -183,19 +199,27 @@ def test_every_file_a_page_is_shown_lies_in_its_session_folder_and_goes_with_it(
             for shown in (preview, viewer, *downloads):
                 assert Path(shown["path"]).is_relative_to(folder), shown["path"]
             assert folder.is_relative_to(cache)
+            # Issue 15, fault 3: every /open left an empty temp file in the cache.
+            saved = Path(downloads[-1]["path"]).read_bytes()
+            event, _ = call(url, "open", file_data(upload(url, "p.json", saved)), session)
+            assert event == "complete"
+            upload(url, "never-opened.json", saved + b" ")  # deleted at shutdown at the latest
         finally:
             client.close()  # the heartbeat ends: Gradio's unload event ends the session
         deadline = time.monotonic() + 60
         while folder.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not folder.exists()
-        left = [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"]
+        left = [p for p in cache.rglob("*") if p.is_file() and p.name != ".lock"
+                and p.name != "never-opened.json"]
         assert left == [], left
     assert not studio.root.exists()
+    assert list(cache.rglob("*")) == [], "the app leaves nothing in Gradio's cache"
 
 
-def test_the_status_line_says_when_the_prompt_was_cut(app):
-    """Fault 8: a prompt cut to CLIP's 77 tokens was only logged."""
+def test_the_status_line_says_when_the_prompt_was_cut(app, capfd):
+    """Fault 8: a prompt cut to CLIP's 77 tokens was only logged; issue 15, fault 5: and it
+    was logged in full (a person's prompt is theirs, not the server log's)."""
     url, _ = app
     long_prompt = "a portrait of an old sailor with " + ", ".join(
         f"a scar number {i} on the left cheek" for i in range(20))
@@ -208,6 +232,7 @@ def test_the_status_line_says_when_the_prompt_was_cut(app):
     finally:
         client.close()
     assert "longer than CLIP reads" not in short[2]
+    assert "scar number" not in "".join(capfd.readouterr())
 
 
 def open_cases(saved: str) -> dict[str, tuple[bytes, str]]:
@@ -262,3 +287,78 @@ def test_open_accepts_a_saved_head_and_refuses_bad_files_leaving_the_head(app, h
     uploads = [p.name for p in Path(get_upload_folder()).rglob("*.json")
                if p.name.startswith(("good-head", "bad-"))]
     assert uploads == [], "the uploads were read and must be gone"
+
+
+OWN_UPLOAD = "takes only a file uploaded with this request"
+
+
+def test_open_takes_only_the_callers_own_upload_never_another_sessions_file(app, capfd,
+                                                                             head_model):
+    """Issue 15, fault 1: /open opened (and then deleted) any file in Gradio's cache, such as
+    another session's params.json; fault 4: a server path or a URL answered
+    `{"error": null}` with a logged traceback, and a URL was even fetched."""
+    url, studio = app
+    owner, other = Client(url, verbose=False), Client(url, verbose=False)
+    try:
+        owner.predict(4, api_name="/random_head")
+        _, (*_, shown) = call(url, "export", "[]", session=owner.session_hash)
+        params = shown["path"]  # as the server names it (gradio_client hands out a copy)
+        assert Path(params).is_relative_to(studio.root)
+        saved = Path(params).read_text()
+        message = rejection(url, "open", file_data(params), session=other.session_hash)
+        assert OWN_UPLOAD in message
+        assert Path(params).read_text() == saved, "the owner's file is untouched"
+        assert httpx.get(f"{url}gradio_api/file={params}", timeout=30).status_code == 200
+        for path in ("/etc/passwd", "../../../../../etc/passwd", str(studio.root / ".lock"),
+                     "http://127.0.0.1:9/params.json", "https://example.com/params.json"):
+            assert OWN_UPLOAD in rejection(url, "open", file_data(path),
+                                           session=other.session_hash), path
+        # The caller's own upload opens, once per upload of it.
+        path = upload(url, "params.json", saved.encode())
+        assert upload(url, "params.json", saved.encode()) == path  # Gradio: same bytes, same path
+        for _ in range(2):
+            event, (_, _, status) = call(url, "open", file_data(path), session=other.session_hash)
+            assert event == "complete" and "Opened a saved head" in status
+        assert not Path(path).exists(), "read, then deleted"
+        assert OWN_UPLOAD in rejection(url, "open", file_data(path), session=other.session_hash)
+        opened = Path(other.predict(api_name="/export")[-1]).read_text()
+    finally:
+        owner.close()
+        other.close()
+    assert json.loads(opened) == json.loads(saved)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_refused_upload_is_deleted_without_a_traceback(app, capfd):
+    url, _ = app
+    picture = upload(url, "head.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    message = rejection(url, "open", file_data(picture))
+    assert message == "Open a saved head (params.json) must be a .json file; got a .png"
+    assert not Path(picture).exists()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_text_that_is_not_valid_unicode_is_refused_before_anything_changes(app, capfd):
+    """Issue 15, fault 2: a lone surrogate passed the check, the whole run executed, then
+    failed writing its files, leaving a changed head and a half-written run folder."""
+    url, studio = app
+    client = Client(url, verbose=False)
+    try:
+        client.predict(6, api_name="/random_head")
+        before = Path(client.predict(api_name="/export")[-1]).read_text()
+        values = [json.dumps(v) for v in defaults("/generate")]
+        for index, text, problem in ((0, r'"\ud800 an old man"', "a lone surrogate (U+D800)"),
+                                     (1, r'"blurry\u0007"', "a control character (U+0007)")):
+            sent = list(values)
+            sent[0] = '"an old man"'
+            sent[index] = text
+            message = rejection(url, "generate", f"[{', '.join(sent)}]",
+                                session=client.session_hash)
+            assert "contains " + problem in message and "valid Unicode" in message
+        after = Path(client.predict(api_name="/export")[-1]).read_text()
+        folder = studio.session(client.session_hash).folder
+        assert not list(folder.glob("run-*")) and not list(folder.glob("instant-*"))
+    finally:
+        client.close()
+    assert json.loads(after) == json.loads(before)
+    assert "Traceback" not in capfd.readouterr().err

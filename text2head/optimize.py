@@ -35,6 +35,7 @@ from text2head.preview import render_head, render_scene
 from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 from text2head.styles import DEFAULT_CHOICES, choose_styles
+from text2head.text import check_text
 from text2head.understand import understand
 
 SCORE_VIEWS = ("front", "three_quarter", "left")
@@ -72,6 +73,9 @@ class RunConfig:
             raise ValueError("prompt is empty: describe the head to make")
         if self.negative is not None and not self.negative.strip():
             raise ValueError("negative prompt is empty: leave it out instead")
+        check_text("prompt", self.prompt)
+        if self.negative is not None:
+            check_text("negative prompt", self.negative)
         for name in ("steps", "views", "augmentations", "resolution", "texture_size",
                      "preview_every"):
             value = getattr(self, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +52,10 @@ class CLIPModel:
         if missing:
             for prompt, cut in zip(missing, self.truncated(missing), strict=True):
                 if cut:
-                    warnings.warn(
+                    warnings.warn(  # the prompt itself is not logged: it is the user's
                         f"prompt longer than the CLIP context ({self.context_length} tokens) "
-                        f"was truncated: {prompt!r}",
+                        f"was truncated: {len(prompt)} characters, sha256 "
+                        f"{hashlib.sha256(prompt.encode()).hexdigest()[:12]}",
                         PromptTruncatedWarning,
                         stacklevel=2,
                     )

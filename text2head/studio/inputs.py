@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from text2head.text import invalid_code_point
+
 MAX_TEXT = 2000  # characters of a prompt or other text input
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit integer
 
@@ -49,7 +51,8 @@ def check_number(label: str, value: object, low: float, high: float,
 
 
 def check_text(label: str, value: object, limit: int = MAX_TEXT) -> None:
-    """A string (or nothing) of at most `limit` characters."""
+    """A string (or nothing) of at most `limit` characters of valid Unicode (no lone
+    surrogate, noncharacter or control character but tab and newlines)."""
     if value is None:
         return
     if not isinstance(value, str):
@@ -57,6 +60,9 @@ def check_text(label: str, value: object, limit: int = MAX_TEXT) -> None:
     if len(value) > limit:
         raise InputError(f"{label} is {len(value)} characters long; at most {limit} are "
                          "accepted")
+    problem = invalid_code_point(value)
+    if problem is not None:
+        raise InputError(f"{label} contains {problem}; only valid Unicode text is accepted")
 
 
 def check_choice(label: str, value: object, choices: list) -> None:

@@ -9,7 +9,7 @@ the worker thread and then writes nothing.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import secrets
 import shutil
 import threading
 import time
@@ -31,13 +31,27 @@ from text2head.studio.controls import learning_rates
 from text2head.studio.worker import RunWorker
 from text2head.understand import Understanding
 
-KEEP_PER_KIND = 3  # numbered folders kept per kind ("run", "export", "preview", ...)
+KEEP_PER_KIND = 3  # folders kept per kind ("run", "export", "preview", ...)
 VIEWER_TEXTURE = 512  # texture size of the GLBs shown in the 3D viewer
 
 
 class SessionEnded(RuntimeError):
     """The session ended (page closed, client gone, idle too long, app stopping): nothing
     more is written for it."""
+
+
+class SessionFull(RuntimeError):
+    """A set of files larger than a session's whole disk allowance."""
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under `folder` (files removed meanwhile count as nothing)."""
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total
 
 
 @dataclass(frozen=True)
@@ -66,15 +80,16 @@ class Session:
     """One visitor: a private folder, the head on show (`head`), the head edits start from
     (`base`), and at most one run."""
 
-    def __init__(self, model: HeadModel, folder: Path):
+    def __init__(self, model: HeadModel, folder: Path, max_bytes: int = 300_000_000):
         self.model = model
         self.folder = folder
+        self.max_bytes = max_bytes
+        self._written: list[tuple[str, Path]] = []  # (kind, folder) of each set, oldest first
         self.base: HeadParams = model.neutral()
         self.head: HeadParams = self.base
         self.worker: RunWorker | None = None
         self.last_used = time.monotonic()
         self.closed = False
-        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
     # ----- runs ---------------------------------------------------------------------------
@@ -137,25 +152,53 @@ class Session:
     # ----- files --------------------------------------------------------------------------
     @contextlib.contextmanager
     def writing(self, kind: str) -> Iterator[Path]:
-        """A fresh numbered folder for one set of files; only the newest few of each kind are
-        kept. Raises SessionEnded (and removes what was written) if the session has ended or
-        ends before the files are complete."""
+        """A fresh folder for one set of files, named at random (one file's address tells
+        nothing of another's); only the newest few of each kind are kept, and the oldest
+        sets go first when the session holds more than its disk allowance. A set whose
+        writing fails is removed. Raises SessionEnded (and removes what was written) if the
+        session has ended or ends before the files are complete."""
         with self._lock:
             if self.closed:
                 raise SessionEnded("this session has ended")
-            folder = self.folder / f"{next(self._numbers):05d}-{kind}"
+            folder = self.folder / f"{kind}-{secrets.token_urlsafe(12)}"
             folder.mkdir(parents=True)
-            old = sorted(self.folder.glob(f"*-{kind}"))[:-KEEP_PER_KIND]
-        for path in old:
-            shutil.rmtree(path, ignore_errors=True)
+            self._written.append((kind, folder))
+            same = [path for written, path in self._written if written == kind]
+            old = same[:-KEEP_PER_KIND]
+        self._remove(old)
         try:
             yield folder
-        finally:
+        except BaseException as error:
+            self._remove([folder])
+            if self.closed:
+                raise SessionEnded("this session ended while its files were written") \
+                    from error
+            raise
+        with self._lock:
+            ended = self.closed
+        if ended:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise SessionEnded("this session ended while its files were written")
+        self._keep_within_allowance(folder)
+
+    def _remove(self, folders: list[Path]) -> None:
+        with self._lock:
+            self._written = [entry for entry in self._written if entry[1] not in folders]
+        for path in folders:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _keep_within_allowance(self, newest: Path) -> None:
+        """Remove the oldest sets of files until the session holds at most `max_bytes`;
+        SessionFull if the newest set alone is larger."""
+        while (used := folder_bytes(self.folder)) > self.max_bytes:
             with self._lock:
-                ended = self.closed
-            if ended:
-                shutil.rmtree(self.folder, ignore_errors=True)
-                raise SessionEnded("this session ended while its files were written")
+                older = [path for _, path in self._written if path != newest]
+            if not older:
+                self._remove([newest])
+                raise SessionFull(
+                    f"these files take {used / 1e6:.0f} MB; a session may keep at most "
+                    f"{self.max_bytes / 1e6:.0f} MB (TEXT2HEAD_SESSION_MB)")
+            self._remove(older[:1])
 
     def picture(self, image: Image.Image) -> Path:
         """A PNG of an image for the page (served from the session's folder)."""

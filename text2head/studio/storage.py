@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import shutil
 import tempfile
 import time
@@ -23,6 +24,10 @@ from gradio.utils import get_upload_folder
 
 LOCK_NAME = ".lock"
 UNLOCKED_GRACE_SECONDS = 60  # a folder younger than this may be an app still starting
+
+
+class StorageUnavailable(RuntimeError):
+    """The folder for the app's files cannot be made or written."""
 
 
 def default_parent() -> Path:
@@ -37,14 +42,22 @@ class Storage:
     def __init__(self, folder: str | Path | None = None):
         self.parent = None
         self.swept: list[Path] = []
-        if folder is None:
-            self.parent = default_parent()
-            self.parent.mkdir(parents=True, exist_ok=True)
-            self.swept = remove_abandoned(self.parent)
-            folder = _new_folder(self.parent)
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115 (held until close)
+        try:
+            if folder is None:
+                self.parent = default_parent()
+                self.parent.mkdir(parents=True, exist_ok=True)
+                self.swept = remove_abandoned(self.parent)
+                folder = _new_folder(self.parent)
+            self.folder = Path(folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115 (held until close)
+        except OSError as error:
+            where = f"GRADIO_TEMP_DIR ({os.environ['GRADIO_TEMP_DIR']})" \
+                if folder is None and os.environ.get("GRADIO_TEMP_DIR") else \
+                str(folder or self.parent)
+            raise StorageUnavailable(
+                f"cannot keep the app's files in {where}: {error.strerror or error}; set "
+                "GRADIO_TEMP_DIR to a writable folder") from None
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def close(self) -> None:

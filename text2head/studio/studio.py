@@ -9,9 +9,7 @@ connection (an HTTP-only caller never says goodbye), or when the app stops.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import math
-import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,45 +18,39 @@ from pathlib import Path
 import torch
 
 from text2head import api
-from text2head.guidance import CLIPGuide
+from text2head.guidance import CLIPGuide, CLIPWeightsUnavailable, parse_clip_spec
 from text2head.heads import HeadModel
 from text2head.studio.controls import learning_rates, run_weights
+from text2head.studio.limits import Limits
 from text2head.studio.memory import release_freed_memory
 from text2head.studio.session import Session, SessionEnded
 from text2head.studio.storage import Storage
+from text2head.studio.uploads import Uploads
 from text2head.studio.worker import RunWorker
 
-IDLE_ENV_VAR = "TEXT2HEAD_IDLE_SECONDS"
-DEFAULT_IDLE_SECONDS = 600.0
 REAP_EVERY_SECONDS = 30.0  # the most an expired session waits to be removed
 CLOSE_WAIT_SECONDS = 20.0  # how long closing waits for each run to end its step
 
 
-def idle_seconds_from_env() -> float:
-    """TEXT2HEAD_IDLE_SECONDS, else 10 minutes."""
-    text = os.environ.get(IDLE_ENV_VAR, "").strip()
-    if not text:
-        return DEFAULT_IDLE_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{IDLE_ENV_VAR} must be a positive number of seconds, got {text!r}")
-    return seconds
+class ServerBusy(RuntimeError):
+    """As many sessions are live as the app allows (TEXT2HEAD_MAX_SESSIONS)."""
 
 
 class Studio:
     """The shared HeadModel and CLIP guides, and the sessions keyed by Gradio's session hash,
-    each with a folder under `root` (by default a new folder in Gradio's file cache)."""
+    each with a folder under `root` (by default a new folder in Gradio's file cache), within
+    `limits` (by default those set in the environment)."""
 
     def __init__(self, model: HeadModel | None = None, root: str | Path | None = None,
-                 device: str | None = None, idle_seconds: float | None = None):
+                 device: str | None = None, limits: Limits | None = None):
+        self.limits = limits or Limits.from_env()
+        self.idle_seconds = self.limits.idle_seconds
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = (model or HeadModel()).to(self.device)
-        self.idle_seconds = idle_seconds_from_env() if idle_seconds is None else idle_seconds
         self.storage = Storage(root)
         self.root = self.storage.folder
+        self.uploads = Uploads(self.limits.upload_seconds)
+        self._failed_guides: dict[str, tuple[float, str]] = {}  # spec -> (when, why)
         self._sessions: dict[str, Session] = {}
         self._connections: dict[str, int] = {}  # open heartbeat streams per session
         self._busy: dict[str, int] = {}  # handlers running per session
@@ -73,16 +65,24 @@ class Studio:
 
     # ----- sessions -----------------------------------------------------------------------
     def session(self, key: str) -> Session:
-        """The session for a key, created on first use."""
-        with self._lock:
-            if self._closed.is_set():
-                raise SessionEnded("the app is shutting down")
-            session = self._sessions.get(key)
-            if session is None:
-                folder = self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
-                session = self._sessions[key] = Session(self.model, folder)
-            session.last_used = time.monotonic()
-            return session
+        """The session for a key, created on first use (in a folder named at random);
+        ServerBusy when `limits.max_sessions` are live and none of them has expired."""
+        for attempt in range(2):
+            with self._lock:
+                if self._closed.is_set():
+                    raise SessionEnded("the app is shutting down")
+                session = self._sessions.get(key)
+                if session is None and len(self._sessions) < self.limits.max_sessions:
+                    folder = self.root / secrets.token_urlsafe(18)
+                    session = self._sessions[key] = Session(self.model, folder,
+                                                            self.limits.session_bytes)
+                if session is not None:
+                    session.last_used = time.monotonic()
+                    return session
+            if attempt == 0:
+                self.expire()  # make room from idle sessions before turning anyone away
+        raise ServerBusy(f"The server is busy: {self.limits.max_sessions} sessions are open "
+                         "(TEXT2HEAD_MAX_SESSIONS). Please try again in a few minutes.")
 
     @contextlib.contextmanager
     def using(self, key: str) -> Iterator[Session]:
@@ -137,6 +137,7 @@ class Studio:
     def _reap(self, every: float) -> None:
         while not self._closed.wait(every):
             self.expire()
+            self.uploads.expire()
 
     def end_session(self, key: str) -> None:
         """The visitor left: stop their run and delete their files."""
@@ -171,14 +172,31 @@ class Studio:
         for session in sessions:  # a run ends within a step; torch must not die mid-step
             if session.worker is not None:
                 session.worker.join(CLOSE_WAIT_SECONDS)
+        self.uploads.clear()
         self.storage.close()
 
     # ----- CLIP and runs ------------------------------------------------------------------
     def guide(self, spec: str) -> CLIPGuide:
-        """The CLIP guide for a spec, loaded once and shared (CLIP is only read)."""
+        """The CLIP guide for a spec, loaded once and shared (CLIP is only read). A download
+        that failed (no network: the hub's retries take a minute or more) is remembered for
+        `limits.clip_retry_seconds`, and every Generate meanwhile is answered at once."""
         with self._guide_lock:
-            if spec not in self._guides:
+            if spec in self._guides:
+                return self._guides[spec]
+            failed = self._failed_guides.get(spec)
+            if failed is not None and time.monotonic() - failed[0] < \
+                    self.limits.clip_retry_seconds:
+                raise CLIPWeightsUnavailable(failed[1])
+            try:
                 self._guides[spec] = api.load_guide(spec, self.device)
+            except CLIPWeightsUnavailable as error:
+                if parse_clip_spec(spec).kind != "pretrained":  # a local file: quick to retry
+                    raise
+                why = (f"{error}\n(The app tries the download again "
+                       f"{self.limits.clip_retry_seconds:g} s after it failed; "
+                       "TEXT2HEAD_CLIP_RETRY_SECONDS sets this.)")
+                self._failed_guides[spec] = (time.monotonic(), why)
+                raise CLIPWeightsUnavailable(why) from error
             return self._guides[spec]
 
     def preload(self, spec: str) -> None:
@@ -196,11 +214,11 @@ class Studio:
                   **options) -> RunWorker:
         """Check the inputs, load CLIP and start a session's run; continuing (`editing`)
         starts from the head on show and keeps close to it. `options` are RunConfig fields."""
-        session = self.session(key)
-        run = api.prepare(
-            prompt, clip=self.guide(clip), device=self.device, model=self.model,
-            start=session.head if editing else None,
-            weights=run_weights(weights, editing),
-            learning_rates=learning_rates(learning_rate_scale), **options,
-        )
-        return session.start(run, editing)
+        with self.using(key) as session:  # preparing takes a while: it must not expire
+            run = api.prepare(
+                prompt, clip=self.guide(clip), device=self.device, model=self.model,
+                start=session.head if editing else None,
+                weights=run_weights(weights, editing),
+                learning_rates=learning_rates(learning_rate_scale), **options,
+            )
+            return session.start(run, editing)
