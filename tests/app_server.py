@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from text2head.studio import Studio
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = "random:tiny"
 STARTUP_SECONDS = 180  # imports and the first page on a busy 2-core machine
+STOP_SECONDS = 180  # Ctrl-C to exit on a busy 2-core machine (runs end their step first)
 
 
 def load_app():
@@ -59,30 +61,42 @@ def running_app(root: Path | None) -> Iterator[tuple[str, Studio]]:
 
 @contextlib.contextmanager
 def app_process(env: dict[str, str]) -> Iterator[str]:
-    """URL of `python app.py` started with `env` added; stopped with Ctrl-C afterwards."""
+    """URL of `python app.py` started with `env` added; stopped with Ctrl-C afterwards, and
+    waited for (on a busy machine too) until it has exited, so that what it cleans up at
+    shutdown is gone when this returns. Its output is read as it comes (a full pipe would
+    block the app) and shown if it fails to start or to stop."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **env}
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
     try:
-        _wait_until_up(url, process)
+        _wait_until_up(url, process, output, reader)
         yield url
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            reader.join(5)
+            pytest.fail(f"app.py did not exit within {STOP_SECONDS} s of Ctrl-C:\n"
+                        f"{''.join(output)[-4000:]}")
+        reader.join(5)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen, output: list[str],
+                   reader: threading.Thread) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{process.stdout.read()}")
+            reader.join(5)  # the output up to the end
+            pytest.fail(f"app.py exited with {process.returncode}:\n{''.join(output)}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=5).status_code == 200:
                 return

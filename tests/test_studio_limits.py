@@ -5,9 +5,13 @@ from the environment with errors naming the variable."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +25,7 @@ from text2head.studio.uploads import Uploads
 from text2head.text import invalid_code_point
 
 PRETRAINED = "ViT-B-32:laion2b_s34b_b79k"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -205,6 +210,19 @@ def test_an_unusable_temp_dir_is_one_error_naming_the_variable(tmp_path, monkeyp
 
     with pytest.raises(StorageUnavailable, match=r"GRADIO_TEMP_DIR \(.*file/gradio\): Not a "):
         Studio(model=head_model, device="cpu")
+
+
+def test_app_py_with_an_unusable_temp_dir_exits_with_one_line_naming_it(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(not_a_folder / "gradio"),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"text2head: cannot keep the app's files in GRADIO_TEMP_DIR "
+                                   f"({not_a_folder / 'gradio'}): Not a directory; set "
+                                   "GRADIO_TEMP_DIR to a writable folder"), done.stderr
 
 
 @pytest.mark.parametrize(("text", "problem"), [
