@@ -792,10 +792,12 @@ def app_leftovers(work: Workspace, before: dict[str, int] | None = None) -> dict
 
 def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTLE_SECONDS,
                keep: bool = False) -> dict:
-    """Faults against one app (private TMPDIR and GRADIO_TEMP_DIR, TEXT2HEAD_IDLE_SECONDS =
-    `idle_seconds`): (1) two visitors killed (SIGKILL) mid-run; (2) a raw-HTTP caller that
-    exports and goes quiet; (3) up to `settle_seconds` plus `idle_seconds` for both folders
-    to return to their bytes before (1); (4) SIGTERM mid-run: exit time and code, and nothing
+    """Faults against one app (private TMPDIR and GRADIO_TEMP_DIR, TEXT2HEAD_IDLE_SECONDS and
+    TEXT2HEAD_UPLOAD_SECONDS = `idle_seconds`): (1) two visitors killed (SIGKILL) mid-run;
+    (2) a raw-HTTP caller that exports and goes quiet; (2b) uploads and text that must be
+    refused (`upload_faults`); (3) up to `settle_seconds` plus `idle_seconds` for both
+    folders (every file in them, not only the app's own folder) to return to their bytes
+    before (1); (4) SIGTERM mid-run: exit time and code, and nothing
     of the app left; (5) a restart on the same folders: seconds until the page and until a
     /random_head answer, then SIGTERM again and nothing new left. Limits: bytes back to the
     baseline within the wait of (3) and no leftover entries after (3), (4) and (5); exit
@@ -804,7 +806,8 @@ def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTL
     def measure(work: Workspace, figures: dict) -> None:
         figures.update(idle_seconds=idle_seconds, settle_seconds=settle_seconds,
                        baseline_tolerance_bytes=BASELINE_TOLERANCE_BYTES)
-        env = {"TEXT2HEAD_IDLE_SECONDS": f"{idle_seconds:g}"}
+        env = {"TEXT2HEAD_IDLE_SECONDS": f"{idle_seconds:g}",
+               "TEXT2HEAD_UPLOAD_SECONDS": f"{idle_seconds:g}"}
         with App(work, env) as app:
             figures["startup_s"] = rounded(app.start(), 1)
             before = app_entries(work)
@@ -812,6 +815,9 @@ def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTL
             figures["baseline"] = {f"{name}_bytes": value for name, value in baseline.items()}
             figures["killed_clients"] = kill_clients(work, app)
             figures["http_only"] = http_only_caller(work, app)
+            figures["uploads"] = upload_faults(app)
+            for name, held in figures["uploads"].items():
+                check(figures, held is True, f"(2b) {name}: {held}")
             settle = wait_for_bytes(work, baseline, BASELINE_TOLERANCE_BYTES,
                                     settle_seconds + idle_seconds)
             settle["leftovers"] = app_leftovers(work, before)
@@ -880,6 +886,69 @@ def http_only_caller(work: Workspace, app: App) -> dict:
         served = is_glb_bytes(http.get(glb["url"]).content)
     return {"files": len(files), "glb_served": served,
             **{f"{name}_bytes_after": value for name, value in app_bytes(work).items()}}
+
+
+def http_call(http: httpx.Client, url: str, endpoint: str, body: str,
+              session: str | None = None) -> tuple[str, object]:
+    """(event, data) of one call through Gradio's HTTP API with raw JSON inputs `body`."""
+    extra = f', "session_hash": "{session}"' if session else ""
+    base = f"{url}gradio_api/call/{endpoint}"
+    event_id = http.post(base, content=f'{{"data": {body}{extra}}}', headers={
+        "content-type": "application/json"}).raise_for_status().json()["event_id"]
+    kind = None
+    with http.stream("GET", f"{base}/{event_id}") as answer:
+        for line in answer.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                return kind, json.loads(line.split(":", 1)[1])
+    raise HarnessError(f"/{endpoint}: the stream ended without a result")
+
+
+def upload_faults(app: App) -> dict:
+    """(2b) What a hosting user may try with files and text over plain HTTP: open another
+    session's params.json by its server path, a system file and a URL; open a .png; open
+    their own upload twice; leave an upload unopened; send a prompt with a lone surrogate.
+    Each figure is True when the app behaved (refused with a message, the other session's
+    file intact and served, the upload opened once), else what happened."""
+    def refused(answer: tuple[str, object], words: str) -> bool | str:
+        kind, data = answer
+        message = (data or {}).get("error") if isinstance(data, dict) else None
+        return True if kind == "error" and message and words in message else f"{answer}"[:300]
+
+    with httpx.Client(timeout=CALL_SECONDS) as http:
+        owner, other = "bench-owner", "bench-other"
+        http_call(http, app.url, "random_head", "[4]", owner)
+        _, (*_, params) = http_call(http, app.url, "export", "[]", owner)
+        saved = Path(params["path"]).read_bytes()
+
+        def opening(path: str) -> tuple[str, object]:
+            body = json.dumps([{"path": path, "meta": {"_type": "gradio.FileData"}}])
+            return http_call(http, app.url, "open", body, other)
+
+        def upload(name: str, content: bytes) -> str:
+            answer = http.post(f"{app.url}gradio_api/upload", files={"files": (name, content)})
+            return answer.raise_for_status().json()[0]
+
+        own = "takes only a file uploaded"
+        figures = {f"refuses {name}": refused(opening(path), own) for name, path in (
+            ("another session's file", params["path"]), ("a system file", "/etc/passwd"),
+            ("a URL", "http://127.0.0.1:9/params.json"))}
+        figures["other file intact and served"] = (
+            Path(params["path"]).read_bytes() == saved
+            and http.get(params["url"]).status_code == 200) or "changed or not served"
+        figures["refuses a .png"] = refused(opening(upload("a.png", b"\x89PNG" + bytes(60))),
+                                            "must be a .json file")
+        mine = upload("params.json", saved)
+        figures["opens an own upload"] = opening(mine)[0] == "complete" or "refused"
+        figures["refuses it again"] = refused(opening(mine), own)
+        upload("never-opened.json", saved + b" ")  # expires after TEXT2HEAD_UPLOAD_SECONDS
+        inputs = len(http.get(f"{app.url}gradio_api/info").json()["named_endpoints"][
+            "/generate"]["parameters"])  # the prompt is checked first, the rest may be null
+        body = json.dumps(["\ud800 an old man", *[None] * (inputs - 1)])
+        figures["refuses a lone surrogate"] = refused(
+            http_call(http, app.url, "generate", body), "lone surrogate")
+    return figures
 
 
 def is_glb_bytes(content: bytes) -> bool:

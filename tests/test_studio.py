@@ -180,7 +180,7 @@ def test_old_folders_are_pruned_per_kind(studio):
         with session.writing("preview"):
             pass
     assert [f.exists() for f in exports] == [False] + [True] * 3
-    assert len(list(session.folder.glob("*-preview"))) == 3
+    assert len(list(session.folder.glob("preview-*"))) == 3
 
 
 def test_downloads_zip_the_obj_with_its_material_and_texture(head_model, tmp_path):

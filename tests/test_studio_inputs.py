@@ -24,6 +24,7 @@ from text2head.studio.inputs import (
     check_number,
     check_text,
 )
+from text2head.studio.limits import Limits
 
 
 @pytest.mark.parametrize(("value", "whole", "message"), [
@@ -89,9 +90,10 @@ def test_every_input_component_of_the_app_has_a_check(head_model, tmp_path, monk
 
 
 def test_gradio_state_of_an_ended_session_is_dropped(head_model, tmp_path):
-    studio = Studio(model=head_model, root=tmp_path / "s", device="cpu", idle_seconds=0.2)
+    studio = Studio(model=head_model, root=tmp_path / "s", device="cpu",
+                    limits=Limits(idle_seconds=0.2))
     try:
-        demo = CheckedBlocks()
+        demo = CheckedBlocks(uploads=studio.uploads)
         StateHolder().set_blocks(demo)
         studio.on_session_end(demo.forget_session)
         keys = [str(uuid.uuid4()) for _ in range(3)]

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from text2head.studio import SessionEnded, Studio
+from text2head.studio.limits import Limits
 from text2head.studio.storage import LOCK_NAME, Storage, remove_abandoned
-from text2head.studio.studio import IDLE_ENV_VAR, idle_seconds_from_env
 
 CLIP = "random:tiny"
 SMALL_RUN = {"clip": CLIP, "editing": False, "weights": {}, "learning_rate_scale": 1.0,
@@ -25,7 +25,7 @@ SMALL_RUN = {"clip": CLIP, "editing": False, "weights": {}, "learning_rate_scale
 @pytest.fixture
 def studio(head_model, tmp_path):
     studio = Studio(model=head_model, root=tmp_path / "sessions", device="cpu",
-                    idle_seconds=0.5)
+                    limits=Limits(idle_seconds=0.5))
     yield studio
     studio.close()
 
@@ -106,14 +106,14 @@ def test_idle_sessions_expire_unless_connected_running_or_in_use(studio):
 
 
 def test_idle_time_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv(IDLE_ENV_VAR, raising=False)
-    assert idle_seconds_from_env() == 600
-    monkeypatch.setenv(IDLE_ENV_VAR, "2.5")
-    assert idle_seconds_from_env() == 2.5
+    monkeypatch.delenv("TEXT2HEAD_IDLE_SECONDS", raising=False)
+    assert Limits.from_env().idle_seconds == 600
+    monkeypatch.setenv("TEXT2HEAD_IDLE_SECONDS", "2.5")
+    assert Limits.from_env().idle_seconds == 2.5
     for bad in ("0", "-1", "nan", "soon"):
-        monkeypatch.setenv(IDLE_ENV_VAR, bad)
-        with pytest.raises(ValueError, match=IDLE_ENV_VAR):
-            idle_seconds_from_env()
+        monkeypatch.setenv("TEXT2HEAD_IDLE_SECONDS", bad)
+        with pytest.raises(ValueError, match="TEXT2HEAD_IDLE_SECONDS"):
+            Limits.from_env()
 
 
 def test_the_folders_of_apps_that_died_are_removed_at_the_next_start(tmp_path, monkeypatch,
