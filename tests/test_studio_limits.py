@@ -180,10 +180,9 @@ def test_a_failed_clip_download_is_remembered_for_every_session(make_studio, mon
         thread.join(10)
     assert len(calls) == 1 and len(errors) == 4
     assert all("tries the download again 0.5 s after" in text for text in errors)
-    started = time.monotonic()
     with pytest.raises(CLIPWeightsUnavailable):
         studio.guide(PRETRAINED)
-    assert len(calls) == 1 and time.monotonic() - started < 1.0
+    assert len(calls) == 1, "answered from memory, without loading again"
     deadline = time.monotonic() + 10
     while len(calls) == 1 and time.monotonic() < deadline:  # retried after its time
         with pytest.raises(CLIPWeightsUnavailable):
