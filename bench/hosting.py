@@ -791,17 +791,17 @@ def app_leftovers(work: Workspace, before: dict[str, int] | None = None) -> dict
 
 
 def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTLE_SECONDS,
-               keep: bool = False) -> dict:
+               keep: bool = False, restart: bool = True) -> dict:
     """Faults against one app (private TMPDIR and GRADIO_TEMP_DIR, TEXT2HEAD_IDLE_SECONDS and
     TEXT2HEAD_UPLOAD_SECONDS = `idle_seconds`): (1) two visitors killed (SIGKILL) mid-run;
     (2) a raw-HTTP caller that exports and goes quiet; (2b) uploads and text that must be
     refused (`upload_faults`); (3) up to `settle_seconds` plus `idle_seconds` for both
     folders (every file in them, not only the app's own folder) to return to their bytes
     before (1); (4) SIGTERM mid-run: exit time and code, and nothing
-    of the app left; (5) a restart on the same folders: seconds until the page and until a
-    /random_head answer, then SIGTERM again and nothing new left. Limits: bytes back to the
-    baseline within the wait of (3) and no leftover entries after (3), (4) and (5); exit
-    within EXIT_SECONDS of SIGTERM; the restarted app serves."""
+    of the app left; (5) if `restart`, a restart on the same folders: seconds until the page
+    and until a /random_head answer, then SIGTERM again and nothing new left. Limits: bytes
+    back to the baseline within the wait of (3) and no leftover entries after (3), (4) and
+    (5); exit within EXIT_SECONDS of SIGTERM; the restarted app serves."""
 
     def measure(work: Workspace, figures: dict) -> None:
         figures.update(idle_seconds=idle_seconds, settle_seconds=settle_seconds,
@@ -834,7 +834,9 @@ def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTL
               f"(4) the app did not exit within {EXIT_SECONDS} s of SIGTERM")
         check(figures, not sigterm["leftovers"]["count"],
               f"(4) {sigterm['leftovers']['count']} entries of the app left after SIGTERM")
-        figures["restart"] = restart(work)
+        if not restart:
+            return
+        figures["restart"] = restart_app(work)
         restarted = figures["restart"]
         check(figures, restarted["page_s"] is not None and restarted["random_head_s"] is not None,
               "(5) the restarted app did not serve its page and /random_head")
@@ -976,7 +978,7 @@ def sigterm_mid_run(work: Workspace, app: App) -> dict:
             "new_leftovers": app_leftovers(work, before)["count"]}
 
 
-def restart(work: Workspace) -> dict:
+def restart_app(work: Workspace) -> dict:
     """(5) `python app.py` again on the same folders: seconds (from the start) until it serves
     its page and until /random_head answers; then SIGTERM, and what it left."""
     before = app_entries(work)

@@ -20,5 +20,11 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && apt-get install -y -qq chromium
 fi
 
+# anny builds its cache (ANNY_CACHE_DIR, default ~/.cache/anny) on first use: 1-3 min and
+# ~3.5 GB per model, once per machine. Built here, as part of the install, so that the tests
+# that compare against anny load it in seconds and well under a gigabyte.
+python -c "from text2head.heads.build import load_anny; load_anny()"
+python -c "from text2head.heads.build_parts import load_anny_full; load_anny_full()"
+
 ruff check .
 python -m pytest -q "$@"

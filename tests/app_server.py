@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from text2head.heads import HeadModel
 from text2head.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +42,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(root: Path | None) -> Iterator[tuple[str, Studio]]:
+def running_app(root: Path | None, model: HeadModel | None = None
+                ) -> Iterator[tuple[str, Studio]]:
     """(url, studio) of the app with the random tiny CLIP, its sessions under `root` (None:
-    in Gradio's cache folder, as `python app.py` keeps them)."""
+    in Gradio's cache folder, as `python app.py` keeps them), sharing `model` if given."""
     app = load_app()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXT2HEAD_CLIP", CLIP)
         patch.delenv("TEXT2HEAD_CLIP_CHOICES", raising=False)
-        studio = Studio(root=root, device="cpu")
+        studio = Studio(model=model, root=root, device="cpu")
         demo = app.build_app(studio)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1",
                             server_port=free_port(), quiet=True, **app.launch_options(studio))

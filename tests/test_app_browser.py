@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from app_server import running_app
 from gltf_validator import assert_valid_glb
 from PIL import Image, ImageStat
 
@@ -33,12 +32,13 @@ def artifacts(tmp_path) -> Path:
 
 
 @pytest.fixture
-def page(tmp_path):
+def page(studio_app):
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
 
-    with running_app(tmp_path / "studio") as (url, _), sync_playwright() as playwright:
+    url, _ = studio_app
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})

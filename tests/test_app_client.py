@@ -12,7 +12,7 @@ from pathlib import Path
 import pygltflib
 import pytest
 import torch
-from app_server import app_process, running_app
+from app_server import app_process
 from gltf_validator import assert_valid_glb
 from gradio_client import Client
 
@@ -23,9 +23,8 @@ RESULT_SECONDS = 600  # generous: other test runs share the two cores
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("studio")) as (url, studio):
-        yield url, studio
+def app(studio_app):
+    return studio_app
 
 
 @pytest.fixture

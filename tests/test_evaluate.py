@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_evaluate_runs_end_to_end(tmp_path):
     prompts = tmp_path / "prompts.txt"
-    prompts.write_text("an old man\n# a comment\n\na smiling woman\na zombie\n")
+    prompts.write_text("an old man\n# a comment\n\na zombie\n")
     table = tmp_path / "eval.csv"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "evaluate.py"), "--prompts", str(prompts),
@@ -30,8 +30,8 @@ def test_evaluate_runs_end_to_end(tmp_path):
     for value in summary["r_precision"].values():
         assert 0.0 <= value <= 1.0
     rows = list(csv.DictReader(table.open()))
-    assert len(rows) == 3 * 2 * 2  # prompts x seeds x judges
-    assert {row["prompt"] for row in rows} == {"an old man", "a smiling woman", "a zombie"}
+    assert len(rows) == 2 * 2 * 2  # prompts x seeds x judges
+    assert {row["prompt"] for row in rows} == {"an old man", "a zombie"}
     scores = {row["judge"]: float(row["clip_score"]) for row in rows}
     assert all(-100.0 <= score <= 100.0 for score in scores.values())
 
