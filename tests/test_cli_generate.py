@@ -11,6 +11,9 @@ from gltf_validator import assert_valid_glb
 import text2head
 from text2head.cli import main
 
+# Runs whose point is not the image or the style choice: one view, fixed hair (seconds less).
+SMALL = ["--views", "1", "--augmentations", "1", "--style", "hair=none",
+         "--style", "facial_hair=none"]
 RUN_FILES = ("head.glb", "head.obj", "head.mtl", "head.png", "head.ply", "params.json",
              "config.json", "losses.csv", "preview.png", "turntable.gif")
 
@@ -43,7 +46,7 @@ def test_generate_from_a_prompt_file(tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a zombie\n# skipped\nZoë, a smiling grandmother\n", encoding="utf-8")
     code = main(["generate", "--prompts", str(prompts), "--clip", "random:tiny", "--steps", "1",
-                 "--out", str(tmp_path / "many")])
+                 *SMALL, "--out", str(tmp_path / "many")])
     assert code == 0
     folders = sorted(p.name for p in (tmp_path / "many").iterdir())
     assert folders == ["001-a-zombie", "002-zoë-a-smiling-grandmother"]
@@ -54,7 +57,7 @@ def test_edit_starts_from_saved_parameters(tmp_path):
     assert main(["random", "--seed", "2", "--out", str(tmp_path / "a"), "--texture-size",
                  "64"]) == 0
     code = main(["edit", str(tmp_path / "a" / "params.json"), "make her smile", "--clip",
-                 "random:tiny", "--steps", "2", "--identity-weight", "5", "--out",
+                 "random:tiny", "--steps", "2", "--identity-weight", "5", *SMALL, "--out",
                  str(tmp_path / "b")])
     assert code == 0
     config = json.loads((tmp_path / "b" / "config.json").read_text())

@@ -17,6 +17,9 @@ from text2head.preview import render_head
 from text2head.render import Cameras
 
 PROMPT = "an old man with a big nose"
+# Runs whose point is not the image: small renders and no style choice before step 1 (seconds
+# less per run; the behaviour tested is the same at any size).
+SMALL = {"resolution": 96, "choose_styles": ()}
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,9 @@ def test_clip_similarity_rises(head_model, guide):
 
 
 def test_same_seed_is_bit_identical(head_model, guide):
-    _, first = run_steps(head_model, guide, steps=4, seed=3)
-    _, second = run_steps(head_model, guide, steps=4, seed=3)
-    _, other = run_steps(head_model, guide, steps=4, seed=4)
+    _, first = run_steps(head_model, guide, steps=4, seed=3, **SMALL)
+    _, second = run_steps(head_model, guide, steps=4, seed=3, **SMALL)
+    _, other = run_steps(head_model, guide, steps=4, seed=4, **SMALL)
     for (name, a), (_, b) in zip(first[-1].head.groups(), second[-1].head.groups(), strict=True):
         assert torch.equal(a, b), name
     assert not torch.equal(first[-1].head.local_shape, other[-1].head.local_shape)
@@ -69,7 +72,7 @@ def test_same_seed_is_bit_identical(head_model, guide):
 
 def test_weight_change_mid_run_takes_effect_next_step(head_model, guide, generator):
     start = head_model.sample(generator)  # local shape away from neutral
-    config = RunConfig(PROMPT, steps=20, seed=1, groups=("local_shape",))
+    config = RunConfig(PROMPT, steps=20, seed=1, groups=("local_shape",), **SMALL)
     plain = [r.head.local_shape for r in Optimization(head_model, guide, config, start=start)]
     run = Optimization(head_model, guide, config, start=start)
     changed = []
@@ -84,7 +87,7 @@ def test_weight_change_mid_run_takes_effect_next_step(head_model, guide, generat
 
 
 def test_stop_from_another_thread_ends_within_one_step(head_model, guide):
-    run = Optimization(head_model, guide, RunConfig(PROMPT, steps=50))
+    run = Optimization(head_model, guide, RunConfig(PROMPT, steps=50, **SMALL))
     seen = []
     for result in run:
         seen.append(result.step)
@@ -127,7 +130,7 @@ def test_edit_with_high_identity_weight_stays_close(head_model, guide, generator
 
     def distance(weight: float) -> float:
         config = RunConfig("make him smile", steps=8, seed=2,
-                           weights={"identity_preservation": weight})
+                           weights={"identity_preservation": weight}, **SMALL)
         run = Optimization(head_model, guide, config, start=start)
         final = list(run)[-1].head
         return sum(float((a - b).abs().sum()) for (_, a), (_, b) in
@@ -192,7 +195,8 @@ def test_inverse_problem_recovers_geometry(head_model, guide, generator):
     target.identity = torch.tensor([[0.1, 0.9, 0.5, 0.8, 0.5, 0.6, 0.2, 0.2]])
     config = RunConfig(PROMPT, steps=40, seed=0, groups=("identity",), views=3,
                        weights={"prior_identity": 0.0, "shape_symmetry": 0.0},
-                       learning_rates={"identity": 0.05}, preview_every=40)
+                       learning_rates={"identity": 0.05}, preview_every=40, resolution=128,
+                       choose_styles=())
     run = Optimization(head_model, guide, config, reference=target)
     final = list(run)[-1].head
 
