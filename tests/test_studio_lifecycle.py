@@ -59,6 +59,23 @@ def test_a_run_abandoned_mid_way_writes_nothing_after_its_session_ended(studio):
     assert list(studio.root.iterdir()) == [studio.root / LOCK_NAME]
 
 
+def test_a_session_does_not_expire_while_its_run_is_being_prepared(studio, monkeypatch):
+    """Issue 15: on a busy machine, preparing a run (loading CLIP, the instant head, choosing
+    styles) outlasted the idle time, the reaper ended the session meanwhile, and `start_run`
+    itself raised SessionEnded."""
+    from text2head import api
+
+    prepare = api.prepare
+
+    def slow_prepare(*args, **kwargs):
+        assert studio.expire(now=time.monotonic() + 3600) == []  # long idle: still in use
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(api, "prepare", slow_prepare)
+    worker = studio.start_run("slow", "an old man", steps=2, **SMALL_RUN)
+    assert worker.join(timeout=120) and studio.session("slow").worker is worker
+
+
 def test_files_being_written_when_the_session_ends_are_removed(studio):
     session = studio.session("a")
     session.adopt(studio.model.sample(torch.Generator().manual_seed(2)))
