@@ -1,5 +1,7 @@
-"""Load, soak and fault runs against `python app.py` in a subprocess (issue #10, point 5): the
-harness shared by bench/load.py, bench/soak.py, bench/faults.py and tests/test_hosting_load.py.
+"""The harness of the hosting runs against `python app.py` in a subprocess (issue #10, point 5;
+issue 15): the app, its private folders, clients, run records and figures. The runs are in
+bench/load.py, bench/soak.py and bench/faults.py (each also a script);
+tests/test_hosting_load.py runs a small fault run.
 
 Every run starts the app as a person or a Space does (`python app.py`), with the random tiny
 CLIP (a test fixture, labelled so in every figure), in a private folder the harness creates
@@ -15,22 +17,18 @@ The functions return figures (dicts); they print nothing: the scripts print one 
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import ctypes
 import dataclasses
 import json
 import math
 import os
-import queue
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -200,7 +198,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec (Linux): SIGKILL it if the harness dies without cleaning up.
     The child must be started from the harness's main thread (the signal follows the thread
     that started it)."""
@@ -272,7 +270,7 @@ class App:
             self.started = time.monotonic()
             self.process = subprocess.Popen(
                 [sys.executable, "app.py"], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         return self.wait_until_serving(seconds)
 
     def wait_until_serving(self, seconds: float = STARTUP_SECONDS) -> float:
@@ -364,6 +362,10 @@ class RunRecord:
 
 
 _STARTED = {Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.FINISHED}
+
+
+def is_glb_bytes(content: bytes) -> bool:
+    return content[:4] == b"glTF"
 
 
 def is_glb(path: str | None) -> bool:
@@ -504,503 +506,3 @@ def guarded(seconds: float) -> Iterator[None]:
         signal.alarm(0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-# ----- (a) load --------------------------------------------------------------------------------
-def run_load(clients: int = 8, steps: int = 5, views: int = 1, keep: bool = False) -> dict:
-    """`clients` gradio_client sessions submit a short run each at once to one app, which runs
-    MAX_RUNS at a time and queues the rest. Limits: every run completes with its GLB, and
-    every client that waited was told its queue position at least once."""
-
-    def measure(work: Workspace, figures: dict) -> None:
-        figures.update(clients=clients, steps=steps, views=views, max_runs=MAX_RUNS)
-        # The pool outlives the app: on the way out the app is killed first, which ends every
-        # client's stream, so that waiting for the pool's threads cannot hang.
-        with concurrent.futures.ThreadPoolExecutor(clients) as pool, App(work) as app:
-            figures["startup_s"] = rounded(app.start(), 1)
-            folders = [work.client_folder(f"load-{i}") for i in range(clients)]
-            connecting = [pool.submit(connect, app.url, folder) for folder in folders]
-            try:
-                sessions = [future.result(timeout=CALL_SECONDS) for future in connecting]
-                began = time.monotonic()
-                futures = [pool.submit(generate, client, PROMPTS[i % len(PROMPTS)], i,
-                                       steps=steps, views=views, label=f"client {i}")
-                           for i, client in enumerate(sessions)]
-                records = [future.result() for future in futures]  # each has a timeout
-                wall = time.monotonic() - began
-                figures["rss_mb_peak"] = rounded(app.peak_rss_mb(), 1)
-            finally:
-                for future, folder in zip(connecting, folders, strict=True):
-                    if future.done() and not future.exception():
-                        close(future.result(), folder)
-        load_figures(figures, records, began, wall)
-
-    return measured("load", measure, keep)
-
-
-def load_figures(figures: dict, records: list[RunRecord], began: float, wall: float) -> None:
-    """Figures and limits of the load run. Whether a client waited is judged from outside,
-    whatever the app's queue says: all submit at once, so a run that does not wait starts
-    within a second or so, while one that waits starts only once another run has ended, about
-    a whole run later. A client waited when its run started later than half the shortest run
-    (start to completion, as the clients saw them); the clients' view of a completion lags
-    (the final files download first), so it is not compared with the starts directly."""
-    def since(record: RunRecord, seconds: float | None) -> float | None:
-        return None if seconds is None else record.submitted_at - began + seconds
-
-    ends = [since(r, r.finished) for r in records]
-    first = [r.first_update for r in records if r.first_update is not None]
-    shortest = min((r.finished - r.started for r in records
-                    if r.started is not None and r.finished is not None), default=math.inf)
-    waited = [r.started is not None and since(r, r.started) > shortest / 2 for r in records]
-    figures.update(
-        completed=sum(r.completed for r in records),
-        glbs_ok=sum(r.glb_ok for r in records),
-        first_update_p50_s=rounded(percentile(first, 0.50)),
-        first_update_p95_s=rounded(percentile(first, 0.95)),
-        total_wall_s=rounded(wall, 1),
-        shortest_run_s=rounded(shortest if shortest < math.inf else None, 1),
-        waited=sum(waited),
-        waited_told_position=sum(w and r.max_position() is not None
-                                 for w, r in zip(waited, records, strict=True)),
-        # Per client, in order: the furthest queue position it was told (1-based, as the page
-        # shows it) and the queue's size then, whether it waited, and when (seconds after the
-        # first submit) its run started and the app said it was complete.
-        queue_positions=[
-            {"told": r.max_position(),
-             "of": max((size or 0 for _, size in r.positions), default=None), "waited": w,
-             "started_s": rounded(since(r, r.started), 1), "finished_s": rounded(end, 1)}
-            for r, w, end in zip(records, waited, ends, strict=True)],
-        errors=[f"{r.label}: {r.error}" for r in records if r.error],
-    )
-    clients = len(records)
-    check(figures, figures["completed"] == clients,
-          f"only {figures['completed']} of {clients} runs completed with their GLB")
-    check(figures, figures["waited"] >= clients - MAX_RUNS,
-          f"only {figures['waited']} clients waited: the app ran more than {MAX_RUNS} at once")
-    check(figures, figures["waited_told_position"] == figures["waited"],
-          f"{figures['waited'] - figures['waited_told_position']} of {figures['waited']} "
-          "waiting clients were never told their queue position")
-
-
-# ----- (b) soak --------------------------------------------------------------------------------
-MIN_FREE_BYTES = 2 * 2**30  # the soak stops early rather than fill the disk (Gradio's cache)
-RSS_GROWTH_LIMIT = 5.0  # percent, from the reference run to the end
-# RSS after a run swings by ~±10% from one run to the next (the prompts' parts, the allocator's
-# arenas), so each end of the growth is the median of this many runs (one client's, by default)
-# rather than one sample: the runs up to the reference run, and the last runs.
-RSS_WINDOW = 5
-FAILED_IN_A_ROW = 3  # the soak stops after this many failed runs in a row
-
-
-def run_soak(runs: int = 200, per_client: int = 5, reference_run: int = 20, steps: int = 5,
-             views: int = 1, settle_seconds: float = SETTLE_SECONDS,
-             rss_growth_limit: float = RSS_GROWTH_LIMIT, keep: bool = False) -> dict:
-    """`runs` short runs back to back from rotating sessions (a new client every `per_client`
-    runs, the old one closed), sampling after each run the app's RSS and the bytes under its
-    TMPDIR and GRADIO_TEMP_DIR. Limits: every run completes; RSS grows less than
-    RSS_GROWTH_LIMIT percent from the reference run to the end; neither folder's maximum after
-    the reference run exceeds its value there by more than FLAT_TOLERANCE_BYTES; once the last
-    client has closed, both return within BASELINE_TOLERANCE_BYTES of the bytes before the
-    first run within `settle_seconds`. The reference run is `reference_run` (the app warmed
-    up), or half the runs when there are fewer. RSS at the reference run and at the end are
-    medians of RSS_WINDOW runs (fewer when the runs are few). `rss_growth_limit` (percent) is
-    for small runs, whose RSS has not settled yet (see figures["rss_mb_per_run"])."""
-    reference = min(reference_run, max(1, runs // 2))
-
-    def measure(work: Workspace, figures: dict) -> None:
-        figures.update(runs=runs, per_client=per_client, reference_run=reference, steps=steps,
-                       views=views, rss_growth_limit_pct=rss_growth_limit,
-                       flat_tolerance_bytes=FLAT_TOLERANCE_BYTES,
-                       baseline_tolerance_bytes=BASELINE_TOLERANCE_BYTES)
-        samples: list[dict] = []
-        errors: list[str] = []
-        with App(work) as app:
-            figures["startup_s"] = rounded(app.start(), 1)
-            baseline = app_bytes(work)
-            client = folder = None
-            began = time.monotonic()
-            try:
-                for run in range(1, runs + 1):
-                    if (run - 1) % per_client == 0:
-                        close(client, folder)
-                        client = None
-                        folder = work.client_folder(f"soak-{run:04d}")
-                        client = connect(app.url, folder)
-                    if shutil.disk_usage(work.root).free < MIN_FREE_BYTES:
-                        figures["stopped_early"] = f"less than {MIN_FREE_BYTES} B free on disk"
-                        break
-                    record = generate(client, PROMPTS[run % len(PROMPTS)], run, steps=steps,
-                                      views=views, label=f"run {run}")
-                    samples.append({"run": run, "ok": record.completed, "rss_mb": app.rss_mb(),
-                                    **app_bytes(work)})
-                    if record.error:
-                        errors.append(f"{record.label}: {record.error}")
-                    if not app.alive():
-                        figures["stopped_early"] = "the app exited"
-                        break
-                    if len(samples) >= FAILED_IN_A_ROW and not any(
-                            s["ok"] for s in samples[-FAILED_IN_A_ROW:]):
-                        figures["stopped_early"] = f"{FAILED_IN_A_ROW} failed runs in a row"
-                        break
-            finally:
-                close(client, folder)
-            wall = time.monotonic() - began
-            figures["errors"] = errors[:10]
-            # The runs' pace, measured before the wait below.
-            figures["seconds_per_run"] = rounded(wall / max(1, len(samples)))
-            after = wait_for_bytes(work, baseline, BASELINE_TOLERANCE_BYTES, settle_seconds)
-            figures["rss_mb_after_close"] = rounded(app.rss_mb(), 1)
-            figures["rss_mb_peak"] = rounded(app.peak_rss_mb(), 1)
-        soak_figures(figures, samples, baseline, after, settle_seconds)
-
-    return measured("soak", measure, keep)
-
-
-def soak_figures(figures: dict, samples: list[dict], baseline: dict[str, int], after: dict,
-                 settle_seconds: float) -> None:
-    runs, reference = figures["runs"], figures["reference_run"]
-    completed = sum(s["ok"] for s in samples)
-    figures["completed"] = completed
-    check(figures, completed == runs, f"only {completed} of {runs} runs completed")
-    if len(samples) < reference:
-        check(figures, False, f"no sample at the reference run {reference}")
-        return
-    at_ref, end, later = samples[reference - 1], samples[-1], samples[reference:]
-    window = max(1, min(RSS_WINDOW, reference, len(samples) - reference))
-    rss_ref = [s["rss_mb"] for s in samples[reference - window:reference]]
-    rss_end = [s["rss_mb"] for s in samples[-window:]]
-    figures["rss_mb_per_run"] = [None if s["rss_mb"] is None else round(s["rss_mb"])
-                                 for s in samples]
-    if None in rss_ref or None in rss_end:
-        check(figures, False, "the app had exited: no RSS to compare")
-        return
-    growth = 100 * (statistics.median(rss_end) - statistics.median(rss_ref)) / statistics.median(
-        rss_ref)
-    figures.update(rss_window=window, rss_mb_at_reference=rounded(statistics.median(rss_ref), 1),
-                   rss_mb_end=rounded(statistics.median(rss_end), 1),
-                   rss_growth_pct=rounded(growth))
-    limit = figures["rss_growth_limit_pct"]
-    check(figures, growth < limit,
-          f"RSS grew {growth:.1f}% from run {reference} to the end (limit {limit}%)")
-    for name, label in (("tmp", "TMPDIR"), ("gradio", "GRADIO_TEMP_DIR")):
-        most = max((s[name] for s in later), default=at_ref[name])
-        figures[f"{name}_bytes"] = {"baseline": baseline[name], "at_reference": at_ref[name],
-                                    "max_after": most, "end": end[name],
-                                    "after_close": after[f"{name}_bytes"]}
-        check(figures, most <= at_ref[name] + FLAT_TOLERANCE_BYTES,
-              f"{label} not flat: {most} B after run {reference}, {at_ref[name]} B at it "
-              f"(tolerance {FLAT_TOLERANCE_BYTES} B)")
-        check(figures, after[f"{name}_bytes"] <= baseline[name] + BASELINE_TOLERANCE_BYTES,
-              f"{label} holds {after[f'{name}_bytes']} B {after['waited_s']} s after the last "
-              f"client closed; {baseline[name]} B before the first run")
-    figures["settle_s"] = after["settled_s"]
-
-
-# ----- (c) faults ------------------------------------------------------------------------------
-IDLE_SECONDS = 5  # TEXT2HEAD_IDLE_SECONDS for the faults: a quiet HTTP-only caller's lifetime
-LONG_STEPS = 300  # a run that is still going when the fault hits
-# Empty folders torch and Gradio make at import in TMPDIR and GRADIO_TEMP_DIR: not the app's
-# files, so left out of the leftovers while empty.
-LIBRARY_FOLDERS = (f"tmp/torchinductor_{os.environ.get('USER') or 'root'}",
-                   "gradio/vibe_edit_history")
-
-# A visitor in a child process: connects, starts a long run, says so on stdout (one JSON line
-# per event) once the optimization has streamed an update, then waits to be killed.
-KILLED_CLIENT = """
-import json, sys, time
-from gradio_client import Client
-url, downloads, prompt, seed, steps, seconds = sys.argv[1:7]
-def say(**event):
-    print(json.dumps(event), flush=True)
-client = Client(url, verbose=False, download_files=downloads)
-say(event="connected", session_hash=client.session_hash)
-job = client.submit(prompt=prompt, seed=int(seed), steps=int(steps), views=1,
-                    api_name="/generate")
-deadline = time.monotonic() + float(seconds)
-while time.monotonic() < deadline:
-    outputs = job.outputs()
-    if any(len(o) > 3 and o[3] for o in outputs if isinstance(o, (tuple, list))):
-        say(event="streamed", outputs=len(outputs))
-        break
-    if job.done():
-        say(event="ended", outputs=len(outputs))
-        break
-    time.sleep(0.05)
-else:
-    say(event="timeout")
-time.sleep(3600)
-"""
-
-
-class ClientProcess:
-    """A visitor in a child process (KILLED_CLIENT), its stdout read in a thread."""
-
-    def __init__(self, url: str, folder: Path, prompt: str, seed: int, steps: int,
-                 seconds: float):
-        self.folder = folder
-        self.events: queue.Queue[dict] = queue.Queue()
-        env = {**os.environ, "TMPDIR": str(folder), "GRADIO_TEMP_DIR": str(folder / "gradio"),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
-        self.stderr = (folder / "stderr.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", KILLED_CLIENT, url, str(folder / "downloads"), prompt,
-             str(seed), str(steps), str(seconds)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
-            text=True, preexec_fn=_die_with_parent)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            with contextlib.suppress(ValueError):
-                self.events.put(json.loads(line))
-
-    def wait_for(self, event: str, deadline: float) -> dict:
-        """The first event of that kind; HarnessError on another final event or the time."""
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = self.events.get(timeout=min(left, 1.0))
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if message.get("event") == event:
-                return message
-            if message.get("event") != "connected":
-                raise HarnessError(f"the client process said {message}, not {event}")
-        raise HarnessError(f"the client process did not say {event} in time "
-                           f"(exit code {self.process.poll()}):\n"
-                           f"{read_log_tail(self.folder / 'stderr.log', 2000)}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=30)
-        self.stderr.close()
-
-
-def app_leftovers(work: Workspace, before: dict[str, int] | None = None) -> dict:
-    """Entries under the app's folders not in `before` (all, when None), less the libraries'
-    empty folders."""
-    entries = app_entries(work)
-    for folder in LIBRARY_FOLDERS:
-        if entries.get(folder) == -1 and not any(p.startswith(f"{folder}/") for p in entries):
-            entries.pop(folder)
-    return leftovers(entries, before)
-
-
-def run_faults(idle_seconds: float = IDLE_SECONDS, settle_seconds: float = SETTLE_SECONDS,
-               keep: bool = False, restart: bool = True) -> dict:
-    """Faults against one app (private TMPDIR and GRADIO_TEMP_DIR, TEXT2HEAD_IDLE_SECONDS and
-    TEXT2HEAD_UPLOAD_SECONDS = `idle_seconds`): (1) two visitors killed (SIGKILL) mid-run;
-    (2) a raw-HTTP caller that exports and goes quiet; (2b) uploads and text that must be
-    refused (`upload_faults`); (3) up to `settle_seconds` plus `idle_seconds` for both
-    folders (every file in them, not only the app's own folder) to return to their bytes
-    before (1); (4) SIGTERM mid-run: exit time and code, and nothing
-    of the app left; (5) if `restart`, a restart on the same folders: seconds until the page
-    and until a /random_head answer, then SIGTERM again and nothing new left. Limits: bytes
-    back to the baseline within the wait of (3) and no leftover entries after (3), (4) and
-    (5); exit within EXIT_SECONDS of SIGTERM; the restarted app serves."""
-
-    def measure(work: Workspace, figures: dict) -> None:
-        figures.update(idle_seconds=idle_seconds, settle_seconds=settle_seconds,
-                       baseline_tolerance_bytes=BASELINE_TOLERANCE_BYTES)
-        env = {"TEXT2HEAD_IDLE_SECONDS": f"{idle_seconds:g}",
-               "TEXT2HEAD_UPLOAD_SECONDS": f"{idle_seconds:g}"}
-        with App(work, env) as app:
-            figures["startup_s"] = rounded(app.start(), 1)
-            before = app_entries(work)
-            baseline = app_bytes(work)
-            figures["baseline"] = {f"{name}_bytes": value for name, value in baseline.items()}
-            figures["killed_clients"] = kill_clients(work, app)
-            figures["http_only"] = http_only_caller(work, app)
-            figures["uploads"] = upload_faults(app)
-            for name, held in figures["uploads"].items():
-                check(figures, held is True, f"(2b) {name}: {held}")
-            settle = wait_for_bytes(work, baseline, BASELINE_TOLERANCE_BYTES,
-                                    settle_seconds + idle_seconds)
-            settle["leftovers"] = app_leftovers(work, before)
-            figures["settle"] = settle
-            check(figures, settle["settled_s"] is not None,
-                  f"(3) the app's folders hold {settle['tmp_bytes']} B (TMPDIR) and "
-                  f"{settle['gradio_bytes']} B (Gradio cache) {settle['waited_s']} s after (1) "
-                  f"and (2); {baseline['tmp']} B and {baseline['gradio']} B before")
-            check(figures, not settle["leftovers"]["count"],
-                  f"(3) {settle['leftovers']['count']} entries left by (1) and (2)")
-            figures["sigterm"] = sigterm_mid_run(work, app)
-        sigterm = figures["sigterm"]
-        check(figures, sigterm["exit_s"] is not None and sigterm["exit_s"] <= EXIT_SECONDS,
-              f"(4) the app did not exit within {EXIT_SECONDS} s of SIGTERM")
-        check(figures, not sigterm["leftovers"]["count"],
-              f"(4) {sigterm['leftovers']['count']} entries of the app left after SIGTERM")
-        if not restart:
-            return
-        figures["restart"] = restart_app(work)
-        restarted = figures["restart"]
-        check(figures, restarted["page_s"] is not None and restarted["random_head_s"] is not None,
-              "(5) the restarted app did not serve its page and /random_head")
-        check(figures, not restarted["new_leftovers"]["count"],
-              f"(5) {restarted['new_leftovers']['count']} new entries left after the restarted "
-              "app's SIGTERM")
-
-    return measured("faults", measure, keep)
-
-
-def kill_clients(work: Workspace, app: App, count: int = 2) -> dict:
-    """(1) `count` visitors in child processes start long runs; each is SIGKILLed once its
-    run has streamed an update."""
-    children = [ClientProcess(app.url, work.client_folder(f"killed-{i}"), PROMPTS[i], i,
-                              LONG_STEPS, RUN_SECONDS) for i in range(count)]
-    try:
-        deadline = time.monotonic() + RUN_SECONDS
-        began = time.monotonic()
-        streamed = []
-        for child in children:  # both runs go at once (MAX_RUNS); each is killed when it streams
-            child.wait_for("streamed", deadline)
-            child.kill()
-            streamed.append(round(time.monotonic() - began, 1))
-    finally:
-        for child in children:
-            child.kill()
-    return {"clients": count, "streamed_after_s": streamed,
-            **{f"{name}_bytes_at_kill": value for name, value in app_bytes(work).items()}}
-
-
-def http_only_caller(work: Workspace, app: App) -> dict:
-    """(2) A caller with plain HTTP and no heartbeat: POST /call/export, read the result,
-    fetch its GLB, and never come back."""
-    base = f"{app.url}gradio_api/call/export"
-    with httpx.Client(timeout=CALL_SECONDS) as http:
-        event_id = http.post(base, json={"data": []}).raise_for_status().json()["event_id"]
-        kind, data = None, None
-        with http.stream("GET", f"{base}/{event_id}") as answer:
-            for line in answer.iter_lines():
-                if line.startswith("event:"):
-                    kind = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and kind in ("complete", "error"):
-                    data = json.loads(line.split(":", 1)[1])
-                    break
-        if kind != "complete" or not isinstance(data, list):
-            raise HarnessError(f"/call/export answered {kind}: {data}")
-        files = [item for item in data if isinstance(item, dict) and item.get("url")]
-        glb = next(item for item in files if item["url"].endswith(".glb"))
-        served = is_glb_bytes(http.get(glb["url"]).content)
-    return {"files": len(files), "glb_served": served,
-            **{f"{name}_bytes_after": value for name, value in app_bytes(work).items()}}
-
-
-def http_call(http: httpx.Client, url: str, endpoint: str, body: str,
-              session: str | None = None) -> tuple[str, object]:
-    """(event, data) of one call through Gradio's HTTP API with raw JSON inputs `body`."""
-    extra = f', "session_hash": "{session}"' if session else ""
-    base = f"{url}gradio_api/call/{endpoint}"
-    event_id = http.post(base, content=f'{{"data": {body}{extra}}}', headers={
-        "content-type": "application/json"}).raise_for_status().json()["event_id"]
-    kind = None
-    with http.stream("GET", f"{base}/{event_id}") as answer:
-        for line in answer.iter_lines():
-            if line.startswith("event:"):
-                kind = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and kind in ("complete", "error"):
-                return kind, json.loads(line.split(":", 1)[1])
-    raise HarnessError(f"/{endpoint}: the stream ended without a result")
-
-
-def upload_faults(app: App) -> dict:
-    """(2b) What a hosting user may try with files and text over plain HTTP: open another
-    session's params.json by its server path, a system file and a URL; open a .png; open
-    their own upload twice; leave an upload unopened; send a prompt with a lone surrogate.
-    Each figure is True when the app behaved (refused with a message, the other session's
-    file intact and served, the upload opened once), else what happened."""
-    def refused(answer: tuple[str, object], words: str) -> bool | str:
-        kind, data = answer
-        message = (data or {}).get("error") if isinstance(data, dict) else None
-        return True if kind == "error" and message and words in message else f"{answer}"[:300]
-
-    with httpx.Client(timeout=CALL_SECONDS) as http:
-        owner, other = "bench-owner", "bench-other"
-        http_call(http, app.url, "random_head", "[4]", owner)
-        _, (*_, params) = http_call(http, app.url, "export", "[]", owner)
-        saved = Path(params["path"]).read_bytes()
-
-        def opening(path: str) -> tuple[str, object]:
-            body = json.dumps([{"path": path, "meta": {"_type": "gradio.FileData"}}])
-            return http_call(http, app.url, "open", body, other)
-
-        def upload(name: str, content: bytes) -> str:
-            answer = http.post(f"{app.url}gradio_api/upload", files={"files": (name, content)})
-            return answer.raise_for_status().json()[0]
-
-        own = "takes only a file uploaded"
-        figures = {f"refuses {name}": refused(opening(path), own) for name, path in (
-            ("another session's file", params["path"]), ("a system file", "/etc/passwd"),
-            ("a URL", "http://127.0.0.1:9/params.json"))}
-        figures["other file intact and served"] = (
-            Path(params["path"]).read_bytes() == saved
-            and http.get(params["url"]).status_code == 200) or "changed or not served"
-        figures["refuses a .png"] = refused(opening(upload("a.png", b"\x89PNG" + bytes(60))),
-                                            "must be a .json file")
-        mine = upload("params.json", saved)
-        figures["opens an own upload"] = opening(mine)[0] == "complete" or "refused"
-        figures["refuses it again"] = refused(opening(mine), own)
-        upload("never-opened.json", saved + b" ")  # expires after TEXT2HEAD_UPLOAD_SECONDS
-        inputs = len(http.get(f"{app.url}gradio_api/info").json()["named_endpoints"][
-            "/generate"]["parameters"])  # the prompt is checked first, the rest may be null
-        body = json.dumps(["\ud800 an old man", *[None] * (inputs - 1)])
-        figures["refuses a lone surrogate"] = refused(
-            http_call(http, app.url, "generate", body), "lone surrogate")
-    return figures
-
-
-def is_glb_bytes(content: bytes) -> bool:
-    return content[:4] == b"glTF"
-
-
-def sigterm_mid_run(work: Workspace, app: App) -> dict:
-    """(4) A fresh visitor starts a long run; SIGTERM to the app once the run streams."""
-    before = app_entries(work)
-    folder = work.client_folder("sigterm")
-    client = connect(app.url, folder)
-    try:
-        record = RunRecord(label="sigterm", submitted_at=time.monotonic())
-        job = client.submit(prompt=PROMPTS[2], seed=7, steps=LONG_STEPS, views=1,
-                            api_name="/generate")
-        if not watch(job, record, RUN_SECONDS, until=running) or job.done():
-            raise HarnessError("the long run did not stream an update before the SIGTERM")
-        stopped = app.stop(signal.SIGTERM, EXIT_SECONDS)
-    finally:
-        app.kill()  # the client's streams end with the app
-        close(client, folder)
-    # Everything left counts (the app has gone); "new" is what this phase's run added.
-    return {"mid_run": True, "run_streamed_after_s": rounded(record.first_update, 1),
-            **stopped, "leftovers": app_leftovers(work),
-            "new_leftovers": app_leftovers(work, before)["count"]}
-
-
-def restart_app(work: Workspace) -> dict:
-    """(5) `python app.py` again on the same folders: seconds (from the start) until it serves
-    its page and until /random_head answers; then SIGTERM, and what it left."""
-    before = app_entries(work)
-    figures = {"page_s": None, "random_head_s": None,
-               "stale_at_start": app_leftovers(work)["count"]}
-    with App(work, name="restart") as app:
-        try:
-            figures["page_s"] = rounded(app.start(), 1)
-        except HarnessError as error:  # a finding, not a harness failure
-            figures["error"] = str(error)[:500]
-            return {**figures, "new_leftovers": app_leftovers(work, before)}
-        folder = work.client_folder("restart")
-        client = connect(app.url, folder)
-        try:
-            answer = client.submit(3, api_name="/random_head").result(timeout=CALL_SECONDS)
-            figures["random_head_s"] = rounded(time.monotonic() - app.started, 1)
-            figures["random_head_ok"] = "seed 3" in str(answer[1])
-        except Exception as error:  # a finding too
-            figures["error"] = f"/random_head: {type(error).__name__}: {error}"[:500]
-        finally:
-            close(client, folder)
-        figures.update({f"stop_{k}": v for k, v in app.stop(signal.SIGTERM).items()})
-    figures["new_leftovers"] = app_leftovers(work, before)
-    figures["left_after_stop"] = app_leftovers(work)["count"]  # stale ones included
-    return figures

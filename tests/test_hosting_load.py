@@ -12,6 +12,7 @@ from app_server import load_bench
 
 pytestmark = pytest.mark.slow
 hosting = load_bench("hosting")
+faults = load_bench("faults")
 
 
 def explain(figures: dict) -> str:
@@ -20,6 +21,6 @@ def explain(figures: dict) -> str:
 
 
 def test_killed_visitors_quiet_callers_bad_uploads_and_sigterm_leave_nothing_behind():
-    figures = hosting.run_faults(restart=False)
+    figures = faults.run_faults(restart=False)
     assert figures["ok"], explain(figures)
     assert figures["http_only"]["glb_served"] and "restart" not in figures
