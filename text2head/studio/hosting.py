@@ -15,7 +15,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import gradio as gr
@@ -102,7 +102,7 @@ def label_of(component: gr.components.Component) -> str:
 
 
 def check_value(component: gr.components.Component, value: object,
-                uploads: list[str] = ()) -> None:
+                uploads: Collection[str] = ()) -> None:
     """The check for one component kind; a kind without a check is a programming error."""
     label = label_of(component)
     if isinstance(component, gr.Slider):
@@ -126,7 +126,7 @@ def check_value(component: gr.components.Component, value: object,
         raise TypeError(f"no input check for a {type(component).__name__} ({label})")
 
 
-def check_upload(component: gr.File, value: object, uploads: list[str]) -> None:
+def check_upload(component: gr.File, value: object, uploads: Collection[str]) -> None:
     """A file the caller uploaded for this event (a server path, a URL or another event's
     upload is refused before anything reads it), of one of the component's file types."""
     if value is None:

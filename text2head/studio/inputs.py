@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from text2head.text import invalid_code_point
+from text2head.text import check_text as check_unicode
 
 MAX_TEXT = 2000  # characters of a prompt or other text input
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit integer
@@ -60,9 +60,10 @@ def check_text(label: str, value: object, limit: int = MAX_TEXT) -> None:
     if len(value) > limit:
         raise InputError(f"{label} is {len(value)} characters long; at most {limit} are "
                          "accepted")
-    problem = invalid_code_point(value)
-    if problem is not None:
-        raise InputError(f"{label} contains {problem}; only valid Unicode text is accepted")
+    try:
+        check_unicode(label, value)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def check_choice(label: str, value: object, choices: list) -> None:

@@ -42,12 +42,12 @@ class Limits:
         return int(self.session_megabytes * 1_000_000)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides) -> Limits:
-        """The limits set in the environment (unset or empty: the default); `overrides` win."""
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
+        """The limits set in the environment (unset or empty: the default)."""
         values = {}
         for spec in fields(cls):
             text = environ.get(ENV_VARS[spec.name], "").strip()
-            if spec.name in overrides or not text:
+            if not text:
                 continue
             try:
                 values[spec.name] = int(text) if spec.type == "int" else float(text)
@@ -55,4 +55,4 @@ class Limits:
                 raise ValueError(f"{ENV_VARS[spec.name]} must be a positive "
                                  f"{'whole ' if spec.type == 'int' else ''}number, got "
                                  f"{text!r}") from None
-        return cls(**{**values, **overrides})
+        return cls(**values)

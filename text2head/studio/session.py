@@ -54,6 +54,15 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
+@dataclass
+class WrittenSet:
+    """One set of files a session wrote: its kind, folder and size once complete."""
+
+    kind: str
+    folder: Path
+    bytes: int = 0  # counted when the set is complete (0 while it is being written)
+
+
 @dataclass(frozen=True)
 class Downloads:
     """The four downloads of a head."""
@@ -80,11 +89,11 @@ class Session:
     """One visitor: a private folder, the head on show (`head`), the head edits start from
     (`base`), and at most one run."""
 
-    def __init__(self, model: HeadModel, folder: Path, max_bytes: int = 300_000_000):
+    def __init__(self, model: HeadModel, folder: Path, max_bytes: int):
         self.model = model
         self.folder = folder
-        self.max_bytes = max_bytes
-        self._written: list[tuple[str, Path]] = []  # (kind, folder) of each set, oldest first
+        self.max_bytes = max_bytes  # disk the session's files may take (TEXT2HEAD_SESSION_MB)
+        self._written: list[WrittenSet] = []  # oldest first
         self.base: HeadParams = model.neutral()
         self.head: HeadParams = self.base
         self.worker: RunWorker | None = None
@@ -162,9 +171,8 @@ class Session:
                 raise SessionEnded("this session has ended")
             folder = self.folder / f"{kind}-{secrets.token_urlsafe(12)}"
             folder.mkdir(parents=True)
-            self._written.append((kind, folder))
-            same = [path for written, path in self._written if written == kind]
-            old = same[:-KEEP_PER_KIND]
+            self._written.append(WrittenSet(kind, folder))
+            old = [s.folder for s in self._written if s.kind == kind][:-KEEP_PER_KIND]
         self._remove(old)
         try:
             yield folder
@@ -179,26 +187,35 @@ class Session:
         if ended:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise SessionEnded("this session ended while its files were written")
-        self._keep_within_allowance(folder)
+        self._keep_within_allowance(folder, folder_bytes(folder))
 
     def _remove(self, folders: list[Path]) -> None:
         with self._lock:
-            self._written = [entry for entry in self._written if entry[1] not in folders]
+            self._written = [s for s in self._written if s.folder not in folders]
         for path in folders:
             shutil.rmtree(path, ignore_errors=True)
 
-    def _keep_within_allowance(self, newest: Path) -> None:
-        """Remove the oldest sets of files until the session holds at most `max_bytes`;
-        SessionFull if the newest set alone is larger."""
-        while (used := folder_bytes(self.folder)) > self.max_bytes:
-            with self._lock:
-                older = [path for _, path in self._written if path != newest]
-            if not older:
-                self._remove([newest])
-                raise SessionFull(
-                    f"these files take {used / 1e6:.0f} MB; a session may keep at most "
-                    f"{self.max_bytes / 1e6:.0f} MB (TEXT2HEAD_SESSION_MB)")
-            self._remove(older[:1])
+    def _keep_within_allowance(self, newest: Path, size: int) -> None:
+        """Record the newest set's size, then remove the oldest sets until the session holds
+        at most `max_bytes`; SessionFull if the newest set alone is larger."""
+        if size > self.max_bytes:
+            self._remove([newest])
+            raise SessionFull(
+                f"these files take {size / 1e6:.0f} MB; a session may keep at most "
+                f"{self.max_bytes / 1e6:.0f} MB (TEXT2HEAD_SESSION_MB)")
+        with self._lock:
+            for written in self._written:
+                if written.folder == newest:
+                    written.bytes = size
+            used = sum(written.bytes for written in self._written)
+            drop = []
+            for written in self._written:  # oldest first
+                if used <= self.max_bytes:
+                    break
+                if written.folder != newest:
+                    drop.append(written.folder)
+                    used -= written.bytes
+        self._remove(drop)
 
     def picture(self, image: Image.Image) -> Path:
         """A PNG of an image for the page (served from the session's folder)."""

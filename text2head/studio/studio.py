@@ -2,7 +2,7 @@
 
 One read-only HeadModel and the loaded CLIP guides are shared by every session; heads, runs
 and files are per session. A session ends when its page goes (Gradio's unload event: tab
-closed, client closed or killed), when it has been idle for `idle_seconds` with no open
+closed, client closed or killed), when it has been idle for `limits.idle_seconds` with no open
 connection (an HTTP-only caller never says goodbye), or when the app stops.
 """
 
@@ -44,7 +44,6 @@ class Studio:
     def __init__(self, model: HeadModel | None = None, root: str | Path | None = None,
                  device: str | None = None, limits: Limits | None = None):
         self.limits = limits or Limits.from_env()
-        self.idle_seconds = self.limits.idle_seconds
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = (model or HeadModel()).to(self.device)
         self.storage = Storage(root)
@@ -59,7 +58,7 @@ class Studio:
         self._lock = threading.Lock()
         self._guide_lock = threading.Lock()
         self._closed = threading.Event()
-        reap_every = min(REAP_EVERY_SECONDS, max(self.idle_seconds / 4, 0.25))
+        reap_every = min(REAP_EVERY_SECONDS, max(self.limits.idle_seconds / 4, 0.25))
         threading.Thread(target=self._reap, args=(reap_every,), name="text2head-reaper",
                          daemon=True).start()
 
@@ -121,14 +120,14 @@ class Studio:
                 self._sessions[key].last_used = time.monotonic()
 
     def expire(self, now: float | None = None) -> list[str]:
-        """End the sessions idle for longer than `idle_seconds` with no run, no event in
+        """End the sessions idle for longer than `limits.idle_seconds` with no run, no event in
         progress and no open connection; returns their keys."""
         now = time.monotonic() if now is None else now
         with self._lock:
             idle = [key for key, session in self._sessions.items()
                     if not session.running and key not in self._busy
                     and key not in self._connections
-                    and now - session.last_used > self.idle_seconds]
+                    and now - session.last_used > self.limits.idle_seconds]
             ended = [self._sessions.pop(key) for key in idle]
         for key, session in zip(idle, ended, strict=True):
             self._ended(key, session)
