@@ -99,5 +99,6 @@ def test_turntable_rendered_a_few_frames_at_a_time_equals_one_batch(head_model) 
     whole = turntable(head_model, random, frames=24, resolution=64, frames_at_once=24)
     batched = turntable(head_model, random, frames=24, resolution=64, frames_at_once=5)
     assert batched.shape == (24, 3, 64, 64)
-    assert torch.equal(batched, whole)
+    # Batched matrix products may round the last bit differently for another batch size.
+    torch.testing.assert_close(batched, whole, rtol=0, atol=1e-6)
     assert not torch.equal(batched[0], batched[6])  # the camera turns between frames

@@ -7,17 +7,17 @@ barycentrics of the covered pixels are then recomputed from the projected vertic
 which is cheap and lets gradients reach vertex positions. Contour gradients come from
 `silhouettes.antialias`.
 
-Cut-out faces (alpha-tested cards such as hair strands) take part in the same pass: a candidate
-pixel of such a face is dropped before the depth minimum where the face is transparent, so the
-surface behind it wins there and one pass gives correct occlusion between all layers.
+Layered faces (cards textured with strands: hair, brows, lashes, beard shells) are left out of
+the z-buffer: `rasterize_layers` returns every pixel they cover in front of the nearest opaque
+surface, sorted front to back, for compositing by their coverage (see `layers`).
 
 Screen space: x to the right and y down in pixels, pixel (x, y) has its centre at (x + .5, y + .5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
@@ -31,20 +31,6 @@ _NO_HIT = torch.iinfo(torch.int64).max
 _SPAN_SLACK = 1e-4
 # Pushes a span bound out of any image (in pixels) while staying finite in float32.
 _FAR = 1e30
-
-
-@dataclass(frozen=True)
-class Cutout:
-    """Faces whose pixels are holes wherever `opaque` says they are not opaque.
-
-    `opaque(view, face, b1, b2)` gets (N,) view and face indices and the perspective-correct
-    barycentrics b1, b2 (N,) of the second and third corners at candidate pixels and returns
-    (N,) bool. It only sees candidates of these faces, so its cost follows their screen area.
-    Cut-out faces are never culled: cards are single layers that must be seen from both sides.
-    """
-
-    faces: Tensor  # (F,) bool
-    opaque: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -112,42 +98,113 @@ def signed_areas(corners: Tensor) -> Tensor:
 
 def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
               cull_backfaces: bool = True, *, double_sided: Tensor | None = None,
-              cutout: Cutout | None = None) -> Fragments:
+              hidden: Tensor | None = None) -> Fragments:
     """Rasterize triangles `faces` (F, 3) of clip-space vertices (B, V, 4) into B images.
 
     Triangles with a vertex at or behind the camera plane (w <= 0) are dropped, not clipped.
     With `cull_backfaces`, only front-facing triangles can be seen, which halves the work on a
     closed mesh; otherwise back faces are visible too (e.g. through the neck opening). Faces in
-    the (F,) bool mask `double_sided` and cut-out faces are never culled.
+    the (F,) bool mask `double_sided` are never culled; faces in `hidden` are not drawn (layered
+    faces, see `rasterize_layers`).
     """
-    if clip.ndim != 3 or clip.shape[-1] != 4:
-        raise ValueError(f"clip vertices must be (B, V, 4), got {tuple(clip.shape)}")
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
-    cutout_faces = None if cutout is None else cutout.faces
-    for name, mask in (("double_sided", double_sided), ("cutout.faces", cutout_faces)):
-        if mask is not None and (mask.shape != (len(faces),) or mask.dtype != torch.bool):
-            raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got "
-                             f"{mask.dtype} {tuple(mask.shape)}")
+    _check_inputs(clip, faces, double_sided=double_sided, hidden=hidden)
     faces = faces.long()
     screen = to_screen(clip, height, width)
     w = clip[..., 3]
-    if cutout is not None:
-        double_sided = cutout.faces if double_sided is None else double_sided | cutout.faces
-    triangle_id, depth, front_facing = _nearest_triangles(
-        screen.detach(), w.detach(), faces, height, width, cull_backfaces, double_sided, cutout)
+    keep, front_facing = _drawn(screen.detach(), w.detach(), faces, cull_backfaces,
+                                double_sided)
+    if hidden is not None:
+        keep &= ~hidden
+    candidates = _candidates(screen.detach(), w.detach(), faces, height, width, keep)
+    triangle_id, depth = _nearest(candidates, len(clip), height, width)
 
     pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
     face = triangle_id.reshape(-1)[pixels]
     view, x, y = pixel_centres(pixels, height, width, screen.dtype)
-    corner_ids = view[:, None] * clip.shape[1] + faces[face]  # rows of (B * V)-long tables
+    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x, y)
+    return Fragments(triangle_id, depth, pixels, view, face, barycentrics, screen, front_facing,
+                     w.detach())
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Every pixel that layered faces cover in front of the opaque surface, M rows sorted by
+    pixel and, within a pixel, front to back (at most `max_layers` per pixel)."""
+
+    pixels: Tensor  # (M,) flat pixel indices, ascending
+    view: Tensor  # (M,)
+    face: Tensor  # (M,)
+    barycentrics: Tensor  # (M, 3) perspective-correct, differentiable
+    first: Tensor  # (M,) bool: the nearest layer of its pixel
+
+    def select(self, rows: Tensor) -> Layers:
+        """The layers at `rows` (ascending), keeping which is the first of each pixel."""
+        kept = Layers(*(getattr(self, f.name).index_select(0, rows) for f in fields(self)))
+        return Layers(kept.pixels, kept.view, kept.face, kept.barycentrics,
+                      _segment_starts(kept.pixels))
+
+
+def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered: Tensor,
+                     max_layers: int = 8) -> Layers:
+    """The pixels of `layered` faces (F,) bool (seen from both sides) nearer than the opaque
+    surface of `fragments` (from `rasterize` with `hidden=layered`), front to back per pixel;
+    behind the `max_layers` nearest, what little light still gets through is ignored."""
+    _check_inputs(clip, faces, layered=layered)
+    faces = faces.long()
+    height, width = fragments.triangle_id.shape[1:]
+    screen, w = fragments.screen, clip[..., 3]
+    keep, _ = _drawn(screen.detach(), w.detach(), faces, False, None)
+    view, face, x, y, _, _, depth = _candidates(screen.detach(), w.detach(), faces, height,
+                                                width, keep & layered)
+    pixel = view * (height * width) + y.long() * width + x.long()
+    in_front = depth < fragments.depth.reshape(-1).index_select(0, pixel)
+    rows = torch.nonzero(in_front).squeeze(1)
+    pixel, view, face, x, y, depth = (t.index_select(0, rows) for t in (pixel, view, face, x, y,
+                                                                          depth))
+    order = torch.argsort((pixel << 32) | depth.float().view(torch.int32).long(), stable=True)
+    rank = _rank_in_segment(pixel.index_select(0, order))
+    order = order.index_select(0, torch.nonzero(rank < max_layers).squeeze(1))
+    pixel, view, face, x, y = (t.index_select(0, order) for t in (pixel, view, face, x, y))
+    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x, y)
+    return Layers(pixel, view, face, barycentrics, _segment_starts(pixel))
+
+
+def perspective_barycentrics(screen: Tensor, w: Tensor, faces: Tensor, view: Tensor,
+                             face: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """Differentiable perspective-correct barycentrics (N, 3) at points (x, y) of faces seen
+    from views, from screen positions (B, V, 2) and clip w (B, V)."""
+    corner_ids = view[:, None] * screen.shape[1] + faces[face]  # rows of (B * V)-long tables
     screen_bary = screen_barycentrics(gather_rows(screen.reshape(-1, 2), corner_ids), x, y)
     # Screen-space barycentrics interpolate 1/w linearly; dividing by w makes them perspective
     # correct.
     weighted = screen_bary / gather_rows(w.reshape(-1), corner_ids)
-    barycentrics = weighted / weighted.sum(-1, keepdim=True)
-    return Fragments(triangle_id, depth, pixels, view, face, barycentrics, screen, front_facing,
-                     w.detach())
+    return weighted / weighted.sum(-1, keepdim=True)
+
+
+def _check_inputs(clip: Tensor, faces: Tensor, **masks: Tensor | None) -> None:
+    """Raise ValueError naming the first malformed argument."""
+    if clip.ndim != 3 or clip.shape[-1] != 4:
+        raise ValueError(f"clip vertices must be (B, V, 4), got {tuple(clip.shape)}")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"faces must be (F, 3), got {tuple(faces.shape)}")
+    for name, mask in masks.items():
+        if mask is not None and (mask.shape != (len(faces),) or mask.dtype != torch.bool):
+            raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got "
+                             f"{mask.dtype} {tuple(mask.shape)}")
+
+
+def _segment_starts(sorted_keys: Tensor) -> Tensor:
+    """(M,) bool: where a run of equal values in a sorted tensor begins."""
+    starts = torch.ones_like(sorted_keys, dtype=torch.bool)
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return starts
+
+
+def _rank_in_segment(sorted_keys: Tensor) -> Tensor:
+    """0, 1, ... within each run of equal values of a sorted tensor."""
+    index = torch.arange(len(sorted_keys), device=sorted_keys.device)
+    start = torch.where(_segment_starts(sorted_keys), index, 0)
+    return index - torch.cummax(start, 0).values
 
 
 def gather_rows(table: Tensor, index: Tensor) -> Tensor:
@@ -211,11 +268,9 @@ def _span_bounds(x0: Tensor, y0: Tensor, gradients: Sequence[Tensor], low_y: Ten
     return torch.stack(lower + upper + betas)
 
 
-@torch.no_grad()
-def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, width: int,
-                       cull_backfaces: bool, double_sided: Tensor | None,
-                       cutout: Cutout | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Triangle id and depth of the nearest opaque triangle at every pixel centre, plus facing."""
+def _drawn(screen: Tensor, w: Tensor, faces: Tensor, cull_backfaces: bool,
+           double_sided: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(B, F) bool of the triangles that can be seen, and (B, F) bool front facing."""
     n_views, n_faces = screen.shape[0], len(faces)
     corners = screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2)
     corner_w = w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3)
@@ -224,15 +279,19 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     keep = (corner_w > 0).all(-1) & (area != 0)
     if cull_backfaces:
         keep &= front_facing if double_sided is None else front_facing | double_sided
+    return keep, front_facing
 
-    # One entry per kept (view, face), as a flat index view * F + face; those of cut-out faces
-    # come last, so that their candidates are one slice.
-    if cutout is None:
-        entries = torch.nonzero(keep.view(-1)).squeeze(1)
-    else:
-        entries = torch.cat([torch.nonzero((keep & ~cutout.faces).view(-1)).squeeze(1),
-                             torch.nonzero((keep & cutout.faces).view(-1)).squeeze(1)])
-        n_solid = int((keep & ~cutout.faces).sum())
+
+@torch.no_grad()
+def _candidates(screen: Tensor, w: Tensor, faces: Tensor, height: int, width: int,
+                keep: Tensor) -> tuple[Tensor, ...]:
+    """Every (view, face, pixel) whose pixel centre lies inside a kept triangle (B, F) bool:
+    view, face, pixel column x and row y (integer-valued floats), the screen barycentrics l1,
+    l2 of the second and third corners, and the depth, as (K,) tensors."""
+    n_views, n_faces = screen.shape[0], len(faces)
+    corners = screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2)
+    corner_w = w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3)
+    entries = torch.nonzero(keep.view(-1)).squeeze(1)
     view, face = entries // n_faces, entries % n_faces
     # Per-entry values as contiguous columns: fast arithmetic, and a 1-D index_select (the
     # fastest gather on CPU) spreads them over spans and candidates.
@@ -288,25 +347,25 @@ def _nearest_triangles(screen: Tensor, w: Tensor, faces: Tensor, height: int, wi
     y = gather_rows(row, span)
     owner = gather_rows(triangle, span)  # ascending
     w0, w1, w2 = gather_rows(w0, owner), gather_rows(w1, owner), gather_rows(w2, owner)
-    # Screen barycentrics interpolate 1/w linearly; positive float32 bit patterns sort like the
-    # floats, so the per-pixel minimum of (depth bits << 32 | face) is the nearest triangle.
-    depth = 1.0 / (w0 + l1 * w1 + l2 * w2)
-    hit_view, hit_face = gather_rows(view, owner), gather_rows(face, owner)
-    key = (depth.float().view(torch.int32).long() << 32) | hit_face
-    if cutout is not None:
-        # The covered candidates of cut-out faces are a tail: drop the transparent ones.
-        tail = int(torch.searchsorted(owner, n_solid))
-        opaque = cutout.opaque(hit_view[tail:], hit_face[tail:],
-                               l1[tail:] * (w0[tail:] + w1[tail:]) * depth[tail:],
-                               l2[tail:] * (w0[tail:] + w2[tail:]) * depth[tail:])
-        key[tail:] = torch.maximum(key[tail:], (~opaque).long() * _NO_HIT)
-    pixel = hit_view * (height * width) + y.long() * width + x.long()
+    depth = 1.0 / (w0 + l1 * w1 + l2 * w2)  # screen barycentrics interpolate 1/w linearly
+    return gather_rows(view, owner), gather_rows(face, owner), x, y, l1, l2, depth
 
-    best = torch.full((n_views * height * width,), _NO_HIT, dtype=torch.int64, device=screen.device)
+
+@torch.no_grad()
+def _nearest(candidates: tuple[Tensor, ...], n_views: int, height: int,
+             width: int) -> tuple[Tensor, Tensor]:
+    """Triangle id (B, H, W) and depth (B, H, W) of the nearest candidate at every pixel."""
+    view, face, x, y, _, _, depth = candidates
+    # Positive float32 bit patterns sort like the floats, so the per-pixel minimum of
+    # (depth bits << 32 | face) is the nearest triangle.
+    key = (depth.float().view(torch.int32).long() << 32) | face
+    pixel = view * (height * width) + y.long() * width + x.long()
+    best = torch.full((n_views * height * width,), _NO_HIT, dtype=torch.int64,
+                      device=depth.device)
     best.scatter_reduce_(0, pixel, key, reduce="amin")
     hit = best != _NO_HIT
     triangle_id = torch.where(hit, best & 0xFFFFFFFF, -1)
-    best_depth = (best >> 32).int().view(torch.float32).to(screen.dtype)
+    best_depth = (best >> 32).int().view(torch.float32).to(depth.dtype)
     best_depth = torch.where(hit, best_depth, torch.inf)
     shape = (n_views, height, width)
-    return triangle_id.view(shape), best_depth.view(shape), front_facing
+    return triangle_id.view(shape), best_depth.view(shape)

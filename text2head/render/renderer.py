@@ -10,17 +10,13 @@ from torch import Tensor
 
 from ..geometry import vertex_normals
 from .cameras import Cameras
-from .rasterize import Fragments, gather_rows, rasterize
-from .shading import (
-    Lights,
-    interpolate,
-    interpolate_corners,
-    sample_texture,
-    shade,
-    shade_hair,
-    texture_cutout,
-)
+from .catchlights import catchlights
+from .layers import MIN_COVERAGE, composite, coverage_pyramid, layer_coverage
+from .lights import Lights
+from .rasterize import Fragments, Layers, gather_rows, rasterize, rasterize_layers
+from .shading import interpolate, interpolate_corners, sample_texture, shade, shade_hair
 from .silhouettes import antialias, face_neighbors
+from .tone import display, srgb_to_linear
 
 # Surface colour when neither a texture nor vertex colours are given (shape-only previews).
 _PLAIN_ALBEDO = 0.7
@@ -30,7 +26,7 @@ _PLAIN_ALBEDO = 0.7
 class RenderOutput:
     """Rendered views: rgb and alpha carry gradients, depth and triangle_id serve tests/previews."""
 
-    rgb: Tensor  # (B, 3, H, W) in [0, 1]
+    rgb: Tensor  # (B, 3, H, W) displayed sRGB in [0, 1]
     alpha: Tensor  # (B, 1, H, W) antialiased coverage in [0, 1]
     depth: Tensor  # (B, 1, H, W) distance along the view axis, 0 on background
     triangle_id: Tensor  # (B, H, W) int64 face index, -1 on background
@@ -43,25 +39,29 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
            resolution: int | tuple[int, int] = 224, cull_backfaces: bool = True,
            antialiased: bool = True, neighbors: Tensor | None = None,
            normals: Tensor | None = None, cutout_faces: Tensor | None = None,
-           hair_faces: Tensor | None = None, tangents: Tensor | None = None) -> RenderOutput:
+           hair_faces: Tensor | None = None, tangents: Tensor | None = None,
+           occlusion: Tensor | None = None, eyes: Tensor | None = None) -> RenderOutput:
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
-    Albedo is the texture (1 or B, 3 or 4, Ht, Wt; RGB, the fourth channel is for cut-outs)
-    looked up at corner_uvs (F, 3, 2), times the vertex colours (1 or B, V, 3) when both are
-    given; either alone is the albedo, and plain grey without both. Lights (1 or B sets) default
-    to `Lights.default()`. `background` is a grey level, an RGB colour (3,) or (B, 3), or images
-    (1 or B, 3, H, W). `antialiased` blends silhouette pixels, which is what gives contour
-    vertices their gradients. `neighbors` (from `face_neighbors(faces)`) may be passed to skip
-    recomputing the mesh topology on every call, and `normals` (like vertices) when the caller
-    already has the vertex normals.
+    Albedo is the texture (1 or B, 3 or 4, Ht, Wt; sRGB, the fourth channel is coverage for
+    cut-outs) looked up at corner_uvs (F, 3, 2), times the vertex colours (1 or B, V, 3, sRGB)
+    when both are given; either alone is the albedo, and plain grey without both. Shading is
+    in linear light under `lights` (1 or B sets, default `Lights.studio()`), tone-mapped with
+    PBR Neutral and encoded as sRGB (see `tone`). `background` is a grey level, an RGB colour
+    (3,) or (B, 3), or images (1 or B, 3, H, W), all as displayed. `antialiased` blends
+    silhouette pixels, which is what gives contour vertices their gradients. `neighbors`
+    (from `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every
+    call, and `normals` (like vertices) when the caller already has the vertex normals.
+    `occlusion` (1 or B, V) is ambient occlusion per vertex (1 = open), `eyes` (1 or B, E, 4)
+    eyeball spheres (centre, radius) that get catchlights from the first (key) light.
 
-    Cards (hair, eyebrows, eyelashes: thin quads textured with strands) need two more things.
-    The texture may carry alpha as a fourth channel; faces in the (F,) bool mask `cutout_faces`
-    are holes where it is below 1/2, so what lies behind shows through (see `texture_cutout`;
-    alpha only decides visibility, it is not blended and gets no gradient).
-    Faces in the (F,) bool mask `hair_faces` are shaded as strands along `tangents`
-    (1 or B, V, 3, root to tip), see `shade_hair`. Cut-out and hair faces are seen from both
-    sides whatever `cull_backfaces` says, lit from the side the camera sees.
+    Cards (hair, eyebrows, eyelashes, beard shells: thin surfaces textured with strands) need
+    more. Faces in the (F,) bool mask `cutout_faces` take coverage from the texture's fourth
+    channel, prefiltered for their size on screen, and are composited front to back over the
+    opaque surfaces (see `layers`); they are seen from both sides. Faces in the (F,) bool mask
+    `hair_faces` are shaded as strands along `tangents` (1 or B, V, 3, root to tip), see
+    `shade_hair`; they are never culled and are lit from the side the camera sees.
+    `triangle_id` and `depth` describe the opaque surfaces only.
     """
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     faces = faces.long()
@@ -75,67 +75,127 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     if texture is not None and (texture.ndim != 4 or texture.shape[1] not in (3, 4)):
         raise ValueError(f"texture must be (1 or B, 3 or 4, Ht, Wt), got {tuple(texture.shape)}")
     _check_cards(vertices, faces, len(cameras), texture, cutout_faces, hair_faces, tangents)
+    _check_lighting(vertices, len(cameras), occlusion, eyes)
     cameras = cameras.to(vertices.device, vertices.dtype)
-    lights = (lights or Lights.default()).to(vertices.device, vertices.dtype)
+    lights = (lights or Lights.studio()).to(vertices.device, vertices.dtype)
     n_views = len(cameras)
     if len(lights) not in (1, n_views):
         raise ValueError(f"lights must hold 1 or {n_views} sets, got {len(lights)}")
+    if cutout_faces is not None and not bool(cutout_faces.any()):
+        cutout_faces = None
+    surface = _Surface(vertices, faces, cameras, lights, corner_uvs, texture, vertex_colors,
+                       normals, hair_faces, tangents, occlusion)
 
-    cutout = None
-    if cutout_faces is not None:
-        cutout = texture_cutout(cutout_faces, texture[:, 3].detach(), corner_uvs)
-    fragments = rasterize(cameras.to_clip(vertices, width / height), faces, height, width,
-                          cull_backfaces, double_sided=hair_faces, cutout=cutout)
+    clip = cameras.to_clip(vertices, width / height)
+    fragments = rasterize(clip, faces, height, width, cull_backfaces,
+                          double_sided=hair_faces, hidden=cutout_faces)
     albedo = vertices.new_full((len(fragments.pixels), 3), _PLAIN_ALBEDO)
     if texture is not None:
         uv = interpolate_corners(corner_uvs.to(vertices), fragments)
         albedo = sample_texture(texture[:, :3].to(vertices), fragments.view, uv)
-    if vertex_colors is not None:
-        colors = interpolate(vertex_colors.to(vertices), fragments, faces)
-        albedo = colors if texture is None else albedo * colors
-    normal = torch.nn.functional.normalize(
-        interpolate(vertex_normals(vertices, faces) if normals is None else normals.to(vertices),
-                    fragments, faces), dim=-1)
-    if not cull_backfaces or cutout is not None or hair_faces is not None:
-        # A visible back face is lit from the side the camera sees.
-        back = ~fragments.front_facing[fragments.view, fragments.face]
-        normal = torch.where(back[:, None], -normal, normal)
-    color = _shade(albedo, normal, interpolate(vertices, fragments, faces), fragments, faces,
-                   cameras, lights, hair_faces, tangents)
+    color = surface.shade(fragments, fragments, albedo, flip_back=not cull_backfaces)
 
     # Composite as (pixels, RGBA) rows, the layout that antialiasing blends.
-    surface = torch.cat([color, torch.ones_like(color[:, :1])], dim=1)
+    opaque = torch.cat([color, torch.ones_like(color[:, :1])], dim=1)
     backdrop = torch.cat([_background_rows(background, vertices, n_views, height, width),
                           vertices.new_zeros(n_views * height * width, 1)], dim=1)
-    image = backdrop.index_put((fragments.pixels,), surface)
+    image = backdrop.index_put((fragments.pixels,), opaque)
     if antialiased:
         if neighbors is None:
             neighbors = face_neighbors(faces)
-        image = antialias(image, fragments, faces, neighbors, cutout)
+        image = antialias(image, fragments, faces, neighbors)
+    if eyes is not None:
+        glints = catchlights(eyes.to(vertices), cameras, lights, fragments).reshape(-1, 1)
+        image = image + torch.cat([glints.expand(-1, 3), torch.zeros_like(glints)], dim=1)
+    if cutout_faces is not None:
+        layers = rasterize_layers(fragments, clip, faces, cutout_faces)
+        card_color, alpha = layer_coverage(layers, fragments, faces, corner_uvs.to(vertices),
+                                           coverage_pyramid(texture.to(vertices)))
+        seen = torch.nonzero(alpha.detach() >= MIN_COVERAGE).squeeze(1)
+        layers = layers.select(seen)
+        shaded = surface.shade(layers, fragments, gather_rows(card_color, seen), flip_back=True)
+        image = composite(image, layers, shaded, gather_rows(alpha, seen))
     image = image.clamp(0, 1).view(n_views, height, width, 4).permute(0, 3, 1, 2)
     depth = torch.where(torch.isfinite(fragments.depth), fragments.depth, 0.0)
     return RenderOutput(image[:, :3], image[:, 3:], depth[:, None], fragments.triangle_id)
 
 
-def _shade(albedo: Tensor, normal: Tensor, position: Tensor, fragments: Fragments,
-           faces: Tensor, cameras: Cameras, lights: Lights, hair_faces: Tensor | None,
-           tangents: Tensor | None) -> Tensor:
-    """Colour (N, 3) of the covered pixels: `shade_hair` on hair faces, `shade` elsewhere."""
+@dataclass(frozen=True)
+class _Surface:
+    """What shading needs besides the rows being shaded."""
+
+    vertices: Tensor
+    faces: Tensor
+    cameras: Cameras
+    lights: Lights
+    corner_uvs: Tensor | None
+    texture: Tensor | None
+    vertex_colors: Tensor | None
+    normals: Tensor | None
+    hair_faces: Tensor | None
+    tangents: Tensor | None
+    occlusion: Tensor | None
+
+    def shade(self, rows: Fragments | Layers, fragments: Fragments, albedo: Tensor,
+              flip_back: bool) -> Tensor:
+        """Displayed colour (N, 3) of rows (opaque pixels or layer fragments) whose sRGB
+        texture albedo is given; vertex colours, normals and occlusion are looked up here."""
+        vertices, faces = self.vertices, self.faces
+        if self.vertex_colors is not None:
+            colors = interpolate(self.vertex_colors.to(vertices), rows, faces)
+            albedo = colors if self.texture is None else albedo * colors
+        normal = torch.nn.functional.normalize(interpolate(
+            vertex_normals(vertices, faces) if self.normals is None
+            else self.normals.to(vertices), rows, faces), dim=-1)
+        if flip_back or self.hair_faces is not None:
+            # A visible back face is lit from the side the camera sees.
+            back = ~fragments.front_facing[rows.view, rows.face]
+            normal = torch.where(back[:, None], -normal, normal)
+        occlusion = None
+        if self.occlusion is not None:
+            occlusion = interpolate(self.occlusion.to(vertices)[..., None], rows, faces)
+        position = interpolate(vertices, rows, faces)
+        linear = _shade(srgb_to_linear(albedo), normal, position, occlusion, rows, faces,
+                        self.cameras, self.lights, self.hair_faces, self.tangents)
+        return display(linear)
+
+
+def _shade(albedo: Tensor, normal: Tensor, position: Tensor, occlusion: Tensor | None,
+           rows: Fragments | Layers, faces: Tensor, cameras: Cameras, lights: Lights,
+           hair_faces: Tensor | None, tangents: Tensor | None) -> Tensor:
+    """Linear colour (N, 3) of rows: `shade_hair` on hair faces, `shade` elsewhere."""
     if hair_faces is None:
-        return shade(albedo, normal, position, fragments.view, cameras.eye, cameras.rotation,
-                     lights)
-    hair = hair_faces[fragments.face]
+        return shade(albedo, normal, position, rows.view, cameras.eye, cameras.rotation, lights,
+                     occlusion)
+    hair = hair_faces[rows.face]
     skin_rows, hair_rows = torch.nonzero(~hair).squeeze(1), torch.nonzero(hair).squeeze(1)
-    albedo_s, normal_s, position_s, view_s = (
-        gather_rows(x, skin_rows) for x in (albedo, normal, position, fragments.view))
-    skin = shade(albedo_s, normal_s, position_s, view_s, cameras.eye, cameras.rotation, lights)
-    albedo_h, normal_h, position_h, view_h = (
-        gather_rows(x, hair_rows) for x in (albedo, normal, position, fragments.view))
-    tangent = interpolate(tangents.to(albedo), fragments, faces, hair_rows)
+
+    def pick(index: Tensor) -> list[Tensor | None]:
+        return [None if x is None else gather_rows(x, index)
+                for x in (albedo, normal, position, rows.view, occlusion)]
+
+    albedo_s, normal_s, position_s, view_s, occlusion_s = pick(skin_rows)
+    skin = shade(albedo_s, normal_s, position_s, view_s, cameras.eye, cameras.rotation, lights,
+                 occlusion_s)
+    albedo_h, normal_h, position_h, view_h, occlusion_h = pick(hair_rows)
+    tangent = interpolate(tangents.to(albedo), rows, faces, hair_rows)
     strands = shade_hair(albedo_h, normal_h, tangent, position_h, view_h, cameras.eye,
-                         cameras.rotation, lights)
+                         cameras.rotation, lights, occlusion_h)
     return albedo.new_zeros(albedo.shape).index_put((skin_rows,), skin).index_put(
         (hair_rows,), strands)
+
+
+def _check_lighting(vertices: Tensor, n_views: int, occlusion: Tensor | None,
+                    eyes: Tensor | None) -> None:
+    """Raise ValueError naming a malformed occlusion or eyes argument."""
+    n_vertices = vertices.shape[1]
+    if occlusion is not None and (occlusion.ndim != 2 or occlusion.shape[1] != n_vertices
+                                  or len(occlusion) not in (1, n_views)):
+        raise ValueError(f"occlusion must be (1 or {n_views}, {n_vertices}), got "
+                         f"{tuple(occlusion.shape)}")
+    if eyes is not None and (eyes.ndim != 3 or eyes.shape[-1] != 4
+                             or len(eyes) not in (1, n_views)):
+        raise ValueError(f"eyes must be (1 or {n_views}, E, 4), got {tuple(eyes.shape)}")
 
 
 def _check_cards(vertices: Tensor, faces: Tensor, n_views: int, texture: Tensor | None,
@@ -147,7 +207,7 @@ def _check_cards(vertices: Tensor, faces: Tensor, n_views: int, texture: Tensor 
             raise ValueError(f"{name} must be a ({len(faces)},) bool mask, got {mask.dtype} "
                              f"{tuple(mask.shape)}")
     if cutout_faces is not None and (texture is None or texture.shape[1] != 4):
-        raise ValueError("cutout_faces needs a texture with alpha as its fourth channel")
+        raise ValueError("cutout_faces needs a texture with coverage as its fourth channel")
     if (tangents is None) != (hair_faces is None):
         raise ValueError("tangents and hair_faces must be given together")
     if tangents is not None and (tangents.ndim != 3 or tangents.shape[1:] != vertices.shape[1:]

@@ -6,77 +6,35 @@ full images, so the cost follows the head's screen area, not the resolution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 from torch.nn.functional import normalize
 
-from .rasterize import Cutout, Fragments, gather_rows
+from .lights import Lights, sh_irradiance, world_directions
+from .rasterize import Fragments, gather_rows
 
-# Texels with a lower alpha are holes in cut-out faces.
-ALPHA_CUTOFF = 0.5
-# Kajiya-Kay hair: the primary highlight's exponent, and the second highlight (light that passed
-# through the strand, hence tinted by it) relative to it: weaker, broader, and shifted toward the
-# tips by tilting the tangent along the normal (Scheuermann 2004).
-HAIR_SHININESS = 60.0
-_SECONDARY_WEIGHT = 0.5
-_SECONDARY_SHININESS_RATIO = 0.5
-_SECONDARY_SHIFT = 0.25
+# Skin: light wraps past the terminator per channel (red scatters furthest under the skin),
+# lerp(max(N.l, 0), (N.l + 1) / 2, wrap) as in three.js' skin shader.
+SKIN_WRAP = (0.75, 0.375, 0.1875)
+# Two specular lobes (Unreal's dual specular: roughness 0.75 R and 1.3 R, mixed 0.85 / 0.15)
+# for a skin roughness R = 0.5, as Blinn-Phong exponents 2 / alpha^2 - 2 with alpha = r^2;
+# Fresnel reflectance at normal incidence of skin (index 1.4).
+SKIN_LOBES = ((99.0, 0.85), (9.2, 0.15))
+SKIN_F0 = 0.028
+# Direct diffuse light is occluded only partly (occlusion maps hold where ambient light is
+# blocked; direct light is blocked by shadows, which this renderer does not cast).
+DIRECT_OCCLUSION = 0.3
+# Kajiya-Kay hair: a near-white primary highlight shifted toward the tips, a broader, weaker
+# secondary one tinted by the hair and shifted toward the roots (Scheuermann 2004): exponents
+# of sin(T, h), weights, and tangent shifts along the normal.
+HAIR_SHININESS = 80.0
+HAIR_PRIMARY = 0.10
+_SECONDARY_SHININESS = 20.0
+_SECONDARY_WEIGHT = 0.25
+_PRIMARY_SHIFT, _SECONDARY_SHIFT = -0.1, 0.2
 # Hair lit from the side facing away from a light is dimmed only gradually: the strands scatter
 # light around the head. N.l is wrapped by this much before clamping.
 _HAIR_WRAP = 0.5
-
-
-@dataclass(frozen=True)
-class Lights:
-    """Ambient light plus L directional lights and a soft specular term, one set per view.
-
-    Directions point toward the lights in the camera frame (x right, y up, z toward the viewer),
-    so a light rig keeps lighting the visible side of the head whichever way the camera orbits.
-    """
-
-    directions: Tensor  # (B, L, 3); need not be unit length
-    intensities: Tensor  # (B, L)
-    ambient: Tensor  # (B,)
-    specular: Tensor  # (B,) weight of the Blinn-Phong highlight
-    shininess: float = 16.0
-
-    def __len__(self) -> int:
-        return len(self.directions)
-
-    def to(self, device: torch.device | str | None = None,
-           dtype: torch.dtype | None = None) -> Lights:
-        return Lights(self.directions.to(device, dtype), self.intensities.to(device, dtype),
-                      self.ambient.to(device, dtype), self.specular.to(device, dtype),
-                      self.shininess)
-
-    @classmethod
-    def default(cls, n: int = 1, device: torch.device | str | None = None,
-                dtype: torch.dtype = torch.float32) -> Lights:
-        """A key light above and right of the camera plus a weak fill from the left."""
-        directions = torch.tensor([[0.4, 0.5, 1.0], [-1.0, 0.0, 0.6]], device=device, dtype=dtype)
-        intensities = torch.tensor([0.6, 0.2], device=device, dtype=dtype)
-        return cls(directions.expand(n, 2, 3), intensities.expand(n, 2),
-                   torch.full((n,), 0.3, device=device, dtype=dtype),
-                   torch.full((n,), 0.1, device=device, dtype=dtype))
-
-    @classmethod
-    def random(cls, generator: torch.Generator, n: int,
-               device: torch.device | str | None = None) -> Lights:
-        """Random key and fill lights from the camera's side, so CLIP cannot rely on one rig."""
-
-        def uniform(low: float, high: float, *shape: int) -> Tensor:
-            return low + (high - low) * torch.rand(*shape, generator=generator)
-
-        azimuth = torch.deg2rad(uniform(-60, 60, n, 2))
-        elevation = torch.deg2rad(uniform(-15, 60, n, 2))
-        directions = torch.stack([torch.cos(elevation) * torch.sin(azimuth), torch.sin(elevation),
-                                  torch.cos(elevation) * torch.cos(azimuth)], dim=-1)
-        intensities = torch.stack([uniform(0.4, 0.8, n), uniform(0.0, 0.3, n)], dim=-1)
-        lights = cls(directions, intensities, uniform(0.2, 0.45, n), uniform(0.0, 0.2, n))
-        return lights.to(device)
-
 
 def batch_rows(view: Tensor, batch_size: int) -> Tensor:
     """Index into a batch of 1 (shared by every view) or of one entry per view."""
@@ -137,85 +95,72 @@ def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
     return top * (1 - fy) + bottom * fy
 
 
-def texture_cutout(faces: Tensor, alpha: Tensor, corner_uvs: Tensor) -> Cutout:
-    """Cut-out of the (F,) bool `faces` where the alpha texture (1 or B, Ht, Wt) at the corner
-    UVs (F, 3, 2) is below ALPHA_CUTOFF.
-
-    The test reads the nearest texel, not a bilinear blend: visibility is a yes/no decision
-    anyway, and one lookup per candidate pixel keeps the hair's many candidates cheap. Cut
-    edges therefore follow texel borders.
-    """
-    n_textures, height, width = alpha.shape
-    opaque_texels = (alpha >= ALPHA_CUTOFF).reshape(-1)
-    corner_uvs = corner_uvs.detach()
-    # uv = uv0 + b1 (uv1 - uv0) + b2 (uv2 - uv0), as contiguous per-face columns.
-    u0, du1, du2, v0, dv1, dv2 = torch.stack(
-        [corner_uvs[:, 0], corner_uvs[:, 1] - corner_uvs[:, 0],
-         corner_uvs[:, 2] - corner_uvs[:, 0]], dim=1).permute(2, 1, 0).reshape(6, -1)
-
-    def opaque(view: Tensor, face: Tensor, b1: Tensor, b2: Tensor) -> Tensor:
-        def at(column: Tensor) -> Tensor:
-            return gather_rows(column.to(b1), face)
-
-        u = at(u0) + b1 * at(du1) + b2 * at(du2)
-        v = at(v0) + b1 * at(dv1) + b2 * at(dv2)
-        # Non-negative floats truncate to their floor; the clamps also catch huge values.
-        x = (u * width).clamp(0, width - 1).long()
-        y = ((1 - v) * height).clamp(0, height - 1).long()
-        texel = batch_rows(view, n_textures) * (height * width) + y * width + x
-        return gather_rows(opaque_texels, texel)
-
-    return Cutout(faces, opaque)
-
-
 def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
-          camera_rotation: Tensor, lights: Lights) -> Tensor:
-    """Lambert plus Blinn-Phong colour (N, 3) of covered pixels.
+          camera_rotation: Tensor, lights: Lights, occlusion: Tensor | None = None) -> Tensor:
+    """Linear radiance (N, 3) of skin-like pixels: wrapped diffuse, SH ambient, two lobes.
 
-    albedo, normal (unit) and world position are (N, 3); view (N,) picks each pixel's camera eye
-    (B, 3), world-to-view rotation (B, 3, 3) and light set.
+    albedo (linear), normal (unit) and world position are (N, 3); view (N,) picks each pixel's
+    camera eye (B, 3), world-to-view rotation (B, 3, 3) and light set; occlusion (N, 1) in
+    [0, 1] dims ambient light fully, specular light squared and direct light partly.
     """
-    light = batch_rows(view, len(lights))
-    to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world
-    to_light = gather_rows(to_light, view)  # (N, L, 3)
-    intensity = gather_rows(lights.intensities, light)[..., None]  # (N, L, 1)
-    to_eye = normalize(gather_rows(eye, view) - position, dim=-1)
-    lambert = (to_light @ normal[..., None]).clamp(min=0)  # (N, L, 1)
+    to_light, color, ambient, to_eye = _light_rows(normal, position, view, eye,
+                                                   camera_rotation, lights)
+    open_ = torch.ones_like(albedo[:, :1]) if occlusion is None else occlusion
+    cosine = to_light @ normal[..., None]  # (N, L, 1)
+    lit = cosine.clamp(min=0)
+    wrap = albedo.new_tensor(SKIN_WRAP)
+    direct = ((lit + wrap * (0.5 * cosine + 0.5 - lit)) * color).sum(1)
+    diffuse = ambient * open_ + direct * (1 - DIRECT_OCCLUSION * (1 - open_))
     halfway = normalize(to_light + to_eye[:, None], dim=-1)
-    highlight = (halfway @ normal[..., None]).clamp(min=0) ** lights.shininess
-    diffuse = gather_rows(lights.ambient, light)[:, None] + (intensity * lambert).sum(1)
-    specular = gather_rows(lights.specular, light)[:, None] * (intensity * highlight).sum(1)
-    return albedo * diffuse + specular
+    facing = (halfway @ normal[..., None]).clamp(min=0)
+    lobes = sum(weight * (power + 8) / 8 * facing ** power for power, weight in SKIN_LOBES)
+    grazing = (1 - (halfway @ to_eye[..., None]).clamp(0, 1)) ** 5
+    fresnel = SKIN_F0 + (1 - SKIN_F0) * grazing
+    specular = (fresnel * lobes * lit * color).sum(1)
+    scale = gather_rows(lights.specular, batch_rows(view, len(lights)))[:, None]
+    return albedo * diffuse + scale * specular * open_**2
 
 
 def shade_hair(albedo: Tensor, normal: Tensor, tangent: Tensor, position: Tensor, view: Tensor,
                eye: Tensor, camera_rotation: Tensor, lights: Lights,
-               shininess: float = HAIR_SHININESS) -> Tensor:
-    """Kajiya-Kay colour (N, 3) of hair pixels, arguments as in `shade` plus strand directions.
+               occlusion: Tensor | None = None) -> Tensor:
+    """Kajiya-Kay radiance (N, 3) of hair pixels, arguments as in `shade` plus strand
+    directions.
 
     A strand is a thin cylinder, not a surface: it scatters light by its direction T (tangent,
-    (N, 3), root to tip, need not be unit), so diffuse light goes with sin(T, l) and the
+    (N, 3), root to tip, need not be unit), so diffuse light goes with sin(T, l) and a
     highlight peaks where the halfway vector is perpendicular to the strand, sin(T, h) ** p:
-    a band across the strands that moves with the light. A second, weaker and broader
-    highlight tinted by the albedo sits toward the tips. The lights' specular weight scales
-    the highlights. All terms fade on the side turned away from a light (wrapped N.l).
+    a band across the strands that moves with the light. Two such bands, from tangents tilted
+    along the normal in opposite directions: a near-white narrow one and a broader one tinted
+    by the hair. All terms fade on the side turned away from a light (wrapped N.l).
     """
-    light = batch_rows(view, len(lights))
-    to_light = normalize(lights.directions, dim=-1) @ camera_rotation  # camera frame -> world
-    to_light = gather_rows(to_light, view)  # (N, L, 3)
-    intensity = gather_rows(lights.intensities, light)[..., None]  # (N, L, 1)
-    to_eye = normalize(gather_rows(eye, view) - position, dim=-1)
+    to_light, color, ambient, to_eye = _light_rows(normal, position, view, eye,
+                                                   camera_rotation, lights)
+    open_ = torch.ones_like(albedo[:, :1]) if occlusion is None else occlusion
     halfway = normalize(to_light + to_eye[:, None], dim=-1)
     tangent = normalize(tangent, dim=-1)
-    shifted = normalize(tangent + _SECONDARY_SHIFT * normal, dim=-1)
+    primary_tangent = normalize(tangent + _PRIMARY_SHIFT * normal, dim=-1)
+    secondary_tangent = normalize(tangent + _SECONDARY_SHIFT * normal, dim=-1)
     facing = ((to_light @ normal[..., None] + _HAIR_WRAP) / (1 + _HAIR_WRAP)).clamp(min=0)
-    lit = intensity * facing  # (N, L, 1)
-    diffuse = (gather_rows(lights.ambient, light)[:, None]
-               + (lit * _sine(to_light, tangent)).sum(1))
-    primary = (lit * _sine(halfway, tangent) ** shininess).sum(1)
-    secondary = (lit * _sine(halfway, shifted) ** (shininess * _SECONDARY_SHININESS_RATIO)).sum(1)
-    specular = gather_rows(lights.specular, light)[:, None]
-    return albedo * (diffuse + specular * _SECONDARY_WEIGHT * secondary) + specular * primary
+    lit = color * facing  # (N, L, 3)
+    diffuse = ambient * open_ + (lit * _sine(to_light, tangent)).sum(1)
+    primary = (lit * _sine(halfway, primary_tangent) ** HAIR_SHININESS).sum(1)
+    secondary = (lit * _sine(halfway, secondary_tangent) ** _SECONDARY_SHININESS).sum(1)
+    scale = gather_rows(lights.specular, batch_rows(view, len(lights)))[:, None] * open_
+    return (albedo * (diffuse + scale * _SECONDARY_WEIGHT * secondary)
+            + scale * HAIR_PRIMARY * primary)
+
+
+def _light_rows(normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
+                camera_rotation: Tensor, lights: Lights) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per pixel: world directions to the lights (N, L, 3), their colours (N, L, 3), ambient
+    irradiance / pi at the normal (N, 3) and the unit direction to the eye (N, 3)."""
+    light = batch_rows(view, len(lights))
+    to_light = gather_rows(world_directions(lights, camera_rotation), view)
+    color = gather_rows(lights.colors, light)
+    ambient = sh_irradiance(gather_rows(lights.ambient, light), normal)
+    to_eye = normalize(gather_rows(eye, view) - position, dim=-1)
+    return to_light, color, ambient, to_eye
 
 
 def _sine(directions: Tensor, axis: Tensor) -> Tensor:

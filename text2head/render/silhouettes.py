@@ -8,12 +8,6 @@ the occluding pixel o toward the other pixel n, the occluder covers part (t - 1/
 when t > 1/2, and leaves part (1/2 - t) of its own pixel uncovered when t < 1/2. The blend is
 continuous in t and t is a differentiable function of the edge's projected vertices. The same idea
 drives nvdiffrast's antialias operation; this is an independent, simpler take on it.
-
-Cut-out faces (see `rasterize.Cutout`) keep hard hole borders: the walk below only stops at
-geometric contours, and a hole border is none (the card goes on, transparent, so the walk ends on
-its surface and nothing is blended). A card's own contour is blended only where the card is
-opaque at the crossing; where it is transparent (strand textures usually fade out before the card
-edge) a blend would paint a faint outline of the card.
 """
 
 from __future__ import annotations
@@ -24,7 +18,6 @@ import torch
 from torch import Tensor
 
 from .rasterize import (
-    Cutout,
     Fragments,
     barycentric_gradients,
     barycentrics_12,
@@ -56,10 +49,8 @@ def face_neighbors(faces: Tensor) -> Tensor:
     return neighbors.view(n_faces, 3)
 
 
-def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Tensor,
-              cutout: Cutout | None = None) -> Tensor:
-    """Blend silhouette pixels of `image` (B * H * W, C), pixels in row-major order per view;
-    contours of `cutout` faces only where they are opaque."""
+def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Tensor) -> Tensor:
+    """Blend silhouette pixels of `image` (B * H * W, C), pixels in row-major order per view."""
     occluder, other = _straddling_pairs(fragments, neighbors)
     height, width = fragments.triangle_id.shape[1:]
     view, *near_centre = pixel_centres(occluder, height, width, fragments.screen.dtype)
@@ -67,8 +58,6 @@ def antialias(image: Tensor, fragments: Fragments, faces: Tensor, neighbors: Ten
     segments = _Segments(view, occluder, other, *near_centre, *far_centre)
     triangle, edge = _silhouette_crossings(fragments, faces, neighbors, segments)
     keep = _across_edge(fragments, faces, segments, triangle, edge)
-    if cutout is not None:
-        _drop_transparent_crossings(keep, fragments, faces, segments, triangle, edge, cutout)
     rows = torch.nonzero(keep).squeeze(1)
     segments, triangle, edge = segments.select(rows), triangle[rows], edge[rows]
     n_vertices = fragments.screen.shape[1]
@@ -172,23 +161,6 @@ def _across_edge(fragments: Fragments, faces: Tensor, segments: _Segments, trian
 
 
 @torch.no_grad()
-def _drop_transparent_crossings(keep: Tensor, fragments: Fragments, faces: Tensor,
-                                segments: _Segments, triangle: Tensor, edge: Tensor,
-                                cutout: Cutout) -> None:
-    """Clear `keep` where the kept crossing lies on a transparent part of a cut-out face."""
-    rows = torch.nonzero(keep & cutout.faces[triangle]).squeeze(1)
-    segments, triangle, edge = segments.select(rows), triangle[rows], edge[rows]
-    corner_ids = segments.view[:, None] * fragments.w.shape[1] + faces[triangle]
-    near, far = segments.barycentrics(gather_rows(fragments.screen.detach().reshape(-1, 2),
-                                                  corner_ids))
-    near_k, far_k = near.gather(1, edge[:, None]), far.gather(1, edge[:, None])
-    crossing = near + (near_k / (near_k - far_k)).clamp(0, 1) * (far - near)
-    # Screen barycentrics weighted by 1/w and normalised are perspective correct.
-    weighted = crossing / gather_rows(fragments.w.reshape(-1), corner_ids)
-    weighted = weighted / weighted.sum(1, keepdim=True)
-    keep[rows] = cutout.opaque(segments.view, triangle, weighted[:, 1], weighted[:, 2])
-
-
 def _straddling_pairs(fragments: Fragments, neighbors: Tensor) -> tuple[Tensor, Tensor]:
     """Horizontally or vertically adjacent pixels that may straddle a contour, as flat indices
     (nearer pixel, farther pixel); background counts as infinitely far.
