@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from text2head.geometry import vertex_normals
+from text2head.heads.occlusion import OcclusionCache
 from text2head.heads.params import HeadParams
 from text2head.heads.strands import FINE_STRANDS, HAIR_STRANDS, fibre_noise, strand_tile
 from text2head.render import face_neighbors
@@ -43,22 +44,26 @@ class Scene:
     hair_faces: Tensor  # (F,) bool
     neighbors: Tensor  # face adjacency for silhouette antialiasing
     part_faces: dict[str, slice]  # which faces belong to each part ("head" included)
+    occlusion: Tensor  # (B, N) ambient occlusion, 1 = open (no gradient; see heads.occlusion)
 
     def render_kwargs(self) -> dict[str, Tensor]:
         """Keyword arguments of `render` (besides vertices, faces and cameras)."""
         return {"corner_uvs": self.corner_uvs, "texture": self.texture,
                 "vertex_colors": self.vertex_colors, "normals": self.normals,
                 "tangents": self.tangents, "cutout_faces": self.cutout_faces,
-                "hair_faces": self.hair_faces, "neighbors": self.neighbors}
+                "hair_faces": self.hair_faces, "neighbors": self.neighbors,
+                "occlusion": self.occlusion}
 
 
 class SceneComposer:
-    """Builds `Scene`s; caches the strand tiles and, per set of styles, the topology."""
+    """Builds `Scene`s; caches the strand tiles, per set of styles the topology, and the
+    ambient occlusion of the last few heads."""
 
     def __init__(self, model):
         self.model = model
         self._tiles: dict[tuple, Tensor] = {}
         self._topology: dict[tuple, tuple] = {}
+        self.occlusion = OcclusionCache(model, scene_vertices)
 
     def compose(self, head: HeadParams, decoded) -> Scene:
         """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`)."""
@@ -66,7 +71,7 @@ class SceneComposer:
         size = decoded.texture.shape[-1]
         # Strand faces (hair, brows, lashes, beard) are both cut out and strand-shaded.
         faces, corner_uvs, strands, neighbors, spans = self._topology_of(decoded, kinds, size)
-        vertices = torch.cat([decoded.vertices, *(decoded.parts[k].vertices for k in kinds)], 1)
+        vertices = scene_vertices(decoded)
         batch = len(vertices)
         colours = [decoded.vertices.new_ones(decoded.vertices.shape)]
         normals = [decoded.normals]
@@ -82,7 +87,8 @@ class SceneComposer:
                      vertex_colors=torch.cat(colours, 1).expand(batch, -1, -1),
                      normals=torch.cat(normals, 1), tangents=torch.cat(tangents, 1),
                      cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
-                     part_faces=spans)
+                     part_faces=spans,
+                     occlusion=self.occlusion(head, vertices, decoded.rotation, faces, strands))
 
     def atlas(self, head_texture: Tensor, beard_density: Tensor) -> Tensor:
         """(B, 4, T, 5T): the head albedo (opaque) beside the part tiles."""
@@ -156,6 +162,11 @@ class SceneComposer:
         if kind == "teeth":
             return torch.zeros_like(part.vertices)
         return card_tangents(part.vertices, part.faces, part.corner_uvs)
+
+
+def scene_vertices(decoded) -> Tensor:
+    """(B, N, 3) the head's vertices followed by each part's, in `decoded.parts` order."""
+    return torch.cat([decoded.vertices, *(part.vertices for part in decoded.parts.values())], 1)
 
 
 def to_tile(corner_uvs: Tensor, tile: str, size: int) -> Tensor:
