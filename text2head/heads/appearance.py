@@ -80,9 +80,15 @@ class AlbedoModel:
         return (weights @ self._stacked_masks(size, appearance)).reshape(-1, 3, size, size)
 
     def texture(
-        self, appearance: torch.Tensor, residual: tuple[torch.Tensor, ...], size: int
+        self, appearance: torch.Tensor, residual: tuple[torch.Tensor, ...], size: int,
+        modulation: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        base = self.base_texture(appearance, size).clamp(LOGIT_EPS, 1 - LOGIT_EPS)
+        """sigmoid(logit(base * modulation) + residual): `modulation` (B or 1, 3, size, size)
+        is the skin and eye detail of `text2head.heads.look` (none: flat regions)."""
+        base = self.base_texture(appearance, size)
+        if modulation is not None:
+            base = base * modulation
+        base = base.clamp(LOGIT_EPS, 1 - LOGIT_EPS)
         return torch.sigmoid(torch.logit(base) + upsample_pyramid(residual, size))
 
     def _stacked_masks(self, size: int, like: torch.Tensor) -> torch.Tensor:

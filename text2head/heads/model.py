@@ -16,6 +16,7 @@ from text2head.geometry import vertex_normals
 from text2head.heads import blendshapes, params, parts, specs
 from text2head.heads.appearance import AlbedoModel, sample_texture
 from text2head.heads.hair_colour import hair_colour
+from text2head.heads.look import TextureLook
 from text2head.heads.meshes import head_meshes
 from text2head.heads.params import GroupSpec, HeadParams
 from text2head.heads.parts import PartLibrary, PartMesh
@@ -103,6 +104,7 @@ class HeadModel(torch.nn.Module):
             box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
             self.register_buffer("centre_shift", box_centre - skin.mean(dim=0))
             self._init_part_landmarks(masks["ears"])
+        self.look = TextureLook(self, masks)
 
     # ----- parameters -------------------------------------------------------------------
     def neutral(self, batch_size: int = 1) -> HeadParams:
@@ -196,8 +198,10 @@ class HeadModel(torch.nn.Module):
         normals = vertex_normals(vertices, self.faces)
         hair = head.hair
         colours = self.part_colours(hair)
+        size = texture_size or self.texture_size
         texture = self._paint_hair(
-            self.albedo.texture(head.appearance, head.texture, texture_size or self.texture_size),
+            self.albedo.texture(head.appearance, head.texture, size,
+                                self.look.modulation(head.identity, size)),
             head.styles, hair, colours)
         rest_parts = self._rest_parts(head, rest, anchors)
         placed = {kind: PartMesh(part.kind, (part.vertices - offset[:, None])
@@ -246,6 +250,11 @@ class HeadModel(torch.nn.Module):
     def scene_tile(self, kind: str, size: int, head: HeadParams) -> torch.Tensor:
         """(4, size, size) luminance and alpha a strand part is textured with (for export)."""
         return self._scenes.tile(kind, size, self.hair_value(head.hair, "beard_density"))
+
+    def detail_normal_map(self, head: HeadParams, size: int = 1024) -> torch.Tensor:
+        """(B, 3, size, size) the skin's tangent-space detail normals (wrinkles by age,
+        pores), glTF-encoded, for a GLB's normalTexture (see `text2head.heads.look`)."""
+        return self.look.detail_normal_map(head.identity[:, 1], size)
 
     def to_meshes(self, head: HeadParams, index: int = 0, texture_size: int = 1024):
         """One head as `TexturedMesh`es: the head, then every part (see `heads.meshes`)."""
@@ -321,9 +330,10 @@ class HeadModel(torch.nn.Module):
 
     def _paint_hair(self, texture: torch.Tensor, styles, hair: torch.Tensor,
                     colours: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Paint into the albedo what lies under the cards and shells: the scalp under the
-        hair (so no bare skin shows between cards), and stubble or the short hairs under a
-        beard."""
+        """Paint into the albedo what lies under the cards and shells: the lash line and the
+        brows' density (so both read where cards are thin), the scalp under the hair (so no
+        bare skin shows between cards), and stubble or the short hairs under a beard."""
+        texture = self.look.paint_brows_and_lashes(texture, styles.eyebrows, colours)
         if styles.hair != parts.NONE:
             mask = self._paint_mask("scalp", styles.hair, texture)
             texture = texture + (0.9 * mask)[None, None] * (colours["hair"][:, :, None, None]

@@ -111,9 +111,13 @@ class SceneComposer:
         return self._beard_tile(size, beard_density[:1])[0]
 
     def _beard_tile(self, size: int, density: Tensor) -> Tensor:
-        """(B, 4, size, size) beard fibres; denser beards cut away fewer texels."""
-        noise = self._strand_tiles(size, density)[2]
-        alpha = (noise[None] < (0.25 + 0.6 * density)[:, None, None]).to(noise)
+        """(B, 4, size, size) beard fibres; denser beards keep more of them. The threshold is
+        soft (a smoothstep `softness` wide in noise rank), so fibres have soft edges and the
+        beard's coverage has a gradient in its density."""
+        noise, softness = self._strand_tiles(size, density)[2], 0.12
+        threshold = (0.25 + 0.6 * density)[:, None, None]
+        t = ((threshold - noise[None]) / softness + 0.5).clamp(0, 1)
+        alpha = t * t * (3 - 2 * t)
         luminance = (0.75 + 0.35 * noise)[None].expand(len(density), 3, -1, -1)
         return torch.cat([luminance, alpha[:, None]], dim=1)
 
