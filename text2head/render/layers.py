@@ -65,7 +65,7 @@ def sample_coverage(pyramid: list[Tensor], view: Tensor, uv: Tensor,
             samples = sample_texture(texture, view.index_select(0, rows), uv.index_select(0, rows))
             premultiplied = premultiplied.index_add(0, rows, weight[rows, None] * samples)
     alpha = premultiplied[:, 3]
-    color = premultiplied[:, :3] / alpha.detach().clamp(min=MIN_COVERAGE)[:, None]
+    color = premultiplied[:, :3] / alpha.clamp(min=MIN_COVERAGE)[:, None]
     return color.clamp(0, 1), alpha.clamp(0, 1)
 
 
@@ -97,7 +97,7 @@ def composite(image: Tensor, layers: Layers, color: Tensor, alpha: Tensor) -> Te
             (rows,), gather_rows(transmittance, ahead) * gather_rows(clear, ahead))
     weights = (alpha * transmittance)[:, None]
     layered = image.new_zeros(len(image), 3).index_add(0, layers.pixels, weights * color)
-    last = torch.nonzero(torch.cat([layers.first[1:], layers.first.new_ones(1)])).squeeze(1)
+    last = torch.nonzero(torch.cat([layers.first[1:], layers.first[:1]])).squeeze(1)
     through = image.new_ones(len(image)).index_put(
         (gather_rows(layers.pixels, last),),
         gather_rows(transmittance, last) * gather_rows(clear, last))[:, None]

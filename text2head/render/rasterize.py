@@ -165,7 +165,7 @@ def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered:
     rank = _rank_in_segment(pixel.index_select(0, order))
     order = order.index_select(0, torch.nonzero(rank < max_layers).squeeze(1))
     pixel, view, face, x, y = (t.index_select(0, order) for t in (pixel, view, face, x, y))
-    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x, y)
+    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x + 0.5, y + 0.5)
     return Layers(pixel, view, face, barycentrics, _segment_starts(pixel))
 
 

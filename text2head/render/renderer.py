@@ -14,7 +14,7 @@ from .catchlights import catchlights
 from .layers import MIN_COVERAGE, composite, coverage_pyramid, layer_coverage
 from .lights import Lights
 from .rasterize import Fragments, Layers, gather_rows, rasterize, rasterize_layers
-from .shading import interpolate, interpolate_corners, sample_texture, shade, shade_hair
+from .shading import hair_light, interpolate, interpolate_corners, sample_texture, shade
 from .silhouettes import antialias, face_neighbors
 from .tone import display, srgb_to_linear
 
@@ -83,8 +83,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
         raise ValueError(f"lights must hold 1 or {n_views} sets, got {len(lights)}")
     if cutout_faces is not None and not bool(cutout_faces.any()):
         cutout_faces = None
-    surface = _Surface(vertices, faces, cameras, lights, corner_uvs, texture, vertex_colors,
-                       normals, hair_faces, tangents, occlusion)
+    surface = _Surface(vertices, faces, cameras, lights, texture, vertex_colors, normals,
+                       hair_faces, tangents, occlusion)
 
     clip = cameras.to_clip(vertices, width / height)
     fragments = rasterize(clip, faces, height, width, cull_backfaces,
@@ -120,21 +120,24 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     return RenderOutput(image[:, :3], image[:, 3:], depth[:, None], fragments.triangle_id)
 
 
-@dataclass(frozen=True)
 class _Surface:
-    """What shading needs besides the rows being shaded."""
+    """What shading needs besides the rows being shaded, and the per-vertex work shared by the
+    opaque pass and the layers: vertex normals, and the light hair vertices reflect."""
 
-    vertices: Tensor
-    faces: Tensor
-    cameras: Cameras
-    lights: Lights
-    corner_uvs: Tensor | None
-    texture: Tensor | None
-    vertex_colors: Tensor | None
-    normals: Tensor | None
-    hair_faces: Tensor | None
-    tangents: Tensor | None
-    occlusion: Tensor | None
+    def __init__(self, vertices: Tensor, faces: Tensor, cameras: Cameras, lights: Lights,
+                 texture: Tensor | None, vertex_colors: Tensor | None, normals: Tensor | None,
+                 hair_faces: Tensor | None, tangents: Tensor | None,
+                 occlusion: Tensor | None):
+        self.vertices, self.faces, self.cameras, self.lights = vertices, faces, cameras, lights
+        self.texture, self.vertex_colors, self.hair_faces = texture, vertex_colors, hair_faces
+        self.normals = (vertex_normals(vertices, faces) if normals is None
+                        else normals.to(vertices))
+        self.occlusion = None if occlusion is None else occlusion.to(vertices)[..., None]
+        self._hair_light = None
+        if hair_faces is not None and bool(hair_faces.any()):
+            self._hair_light = _hair_vertex_light(vertices, self.normals, tangents.to(vertices),
+                                                  self.occlusion, faces[hair_faces], cameras,
+                                                  lights)
 
     def shade(self, rows: Fragments | Layers, fragments: Fragments, albedo: Tensor,
               flip_back: bool) -> Tensor:
@@ -144,45 +147,64 @@ class _Surface:
         if self.vertex_colors is not None:
             colors = interpolate(self.vertex_colors.to(vertices), rows, faces)
             albedo = colors if self.texture is None else albedo * colors
-        normal = torch.nn.functional.normalize(interpolate(
-            vertex_normals(vertices, faces) if self.normals is None
-            else self.normals.to(vertices), rows, faces), dim=-1)
-        if flip_back or self.hair_faces is not None:
-            # A visible back face is lit from the side the camera sees.
-            back = ~fragments.front_facing[rows.view, rows.face]
-            normal = torch.where(back[:, None], -normal, normal)
-        occlusion = None
-        if self.occlusion is not None:
-            occlusion = interpolate(self.occlusion.to(vertices)[..., None], rows, faces)
-        position = interpolate(vertices, rows, faces)
-        linear = _shade(srgb_to_linear(albedo), normal, position, occlusion, rows, faces,
-                        self.cameras, self.lights, self.hair_faces, self.tangents)
+        albedo = srgb_to_linear(albedo)
+        hair = (torch.zeros_like(rows.face, dtype=torch.bool) if self._hair_light is None
+                else self.hair_faces[rows.face])
+        surface, strands = torch.nonzero(~hair).squeeze(1), torch.nonzero(hair).squeeze(1)
+        linear = albedo.new_zeros(albedo.shape)
+        if len(surface):
+            linear = linear.index_put((surface,), self._shade_surface(rows, fragments, albedo,
+                                                                      surface, flip_back))
+        if len(strands):
+            light = interpolate(self._hair_light, rows, faces, strands)
+            linear = linear.index_put((strands,),
+                                      gather_rows(albedo, strands) * light[:, :3] + light[:, 3:])
         return display(linear)
 
+    def _shade_surface(self, rows: Fragments | Layers, fragments: Fragments, albedo: Tensor,
+                       subset: Tensor, flip_back: bool) -> Tensor:
+        """Linear colour of the rows `subset` that are not hair (see `shade`)."""
+        faces = self.faces
+        view = gather_rows(rows.view, subset)
+        normal = torch.nn.functional.normalize(interpolate(self.normals, rows, faces, subset),
+                                               dim=-1)
+        if flip_back:
+            # A visible back face is lit from the side the camera sees.
+            back = ~fragments.front_facing[view, gather_rows(rows.face, subset)]
+            normal = torch.where(back[:, None], -normal, normal)
+        occlusion = (None if self.occlusion is None
+                     else interpolate(self.occlusion, rows, faces, subset))
+        return shade(gather_rows(albedo, subset), normal,
+                     interpolate(self.vertices, rows, faces, subset), view, self.cameras.eye,
+                     self.cameras.rotation, self.lights, occlusion)
 
-def _shade(albedo: Tensor, normal: Tensor, position: Tensor, occlusion: Tensor | None,
-           rows: Fragments | Layers, faces: Tensor, cameras: Cameras, lights: Lights,
-           hair_faces: Tensor | None, tangents: Tensor | None) -> Tensor:
-    """Linear colour (N, 3) of rows: `shade_hair` on hair faces, `shade` elsewhere."""
-    if hair_faces is None:
-        return shade(albedo, normal, position, rows.view, cameras.eye, cameras.rotation, lights,
-                     occlusion)
-    hair = hair_faces[rows.face]
-    skin_rows, hair_rows = torch.nonzero(~hair).squeeze(1), torch.nonzero(hair).squeeze(1)
 
-    def pick(index: Tensor) -> list[Tensor | None]:
-        return [None if x is None else gather_rows(x, index)
-                for x in (albedo, normal, position, rows.view, occlusion)]
+def _hair_vertex_light(vertices: Tensor, normals: Tensor, tangents: Tensor,
+                       occlusion: Tensor | None, hair_faces: Tensor, cameras: Cameras,
+                       lights: Lights) -> Tensor:
+    """(B, V, 6) albedo factor and highlight (see `hair_light`) at the vertices of hair faces
+    (H, 3), seen from each camera, lit from the side the camera sees; zero elsewhere.
 
-    albedo_s, normal_s, position_s, view_s, occlusion_s = pick(skin_rows)
-    skin = shade(albedo_s, normal_s, position_s, view_s, cameras.eye, cameras.rotation, lights,
-                 occlusion_s)
-    albedo_h, normal_h, position_h, view_h, occlusion_h = pick(hair_rows)
-    tangent = interpolate(tangents.to(albedo), rows, faces, hair_rows)
-    strands = shade_hair(albedo_h, normal_h, tangent, position_h, view_h, cameras.eye,
-                         cameras.rotation, lights, occlusion_h)
-    return albedo.new_zeros(albedo.shape).index_put((skin_rows,), skin).index_put(
-        (hair_rows,), strands)
+    Strands are shaded at the cards' vertices and interpolated: cards are finely divided along
+    their length, so the highlight bands survive, and the many layered hair fragments of a
+    pixel cost one interpolation each instead of a full lighting evaluation.
+    """
+    n_views, n_vertices = len(cameras), vertices.shape[1]
+    ids = torch.unique(hair_faces)
+
+    def at_hair(values: Tensor) -> Tensor:
+        picked = values.index_select(1, ids)
+        return picked.expand(n_views, -1, -1).reshape(-1, values.shape[-1])
+
+    position, normal, tangent = at_hair(vertices), at_hair(normals), at_hair(tangents)
+    view = torch.arange(n_views, device=ids.device).repeat_interleave(len(ids))
+    toward_camera = ((gather_rows(cameras.eye, view) - position) * normal).sum(-1, keepdim=True)
+    normal = torch.where(toward_camera < 0, -normal, normal)
+    diffuse, specular = hair_light(torch.nn.functional.normalize(normal, dim=-1), tangent,
+                                   position, view, cameras.eye, cameras.rotation, lights,
+                                   None if occlusion is None else at_hair(occlusion))
+    light = torch.cat([diffuse, specular], dim=1).view(n_views, len(ids), 6)
+    return light.new_zeros(n_views, n_vertices, 6).index_copy(1, ids, light)
 
 
 def _check_lighting(vertices: Tensor, n_views: int, occlusion: Tensor | None,

@@ -125,18 +125,27 @@ def shade_hair(albedo: Tensor, normal: Tensor, tangent: Tensor, position: Tensor
                eye: Tensor, camera_rotation: Tensor, lights: Lights,
                occlusion: Tensor | None = None) -> Tensor:
     """Kajiya-Kay radiance (N, 3) of hair pixels, arguments as in `shade` plus strand
-    directions.
+    directions (N, 3); see `hair_light`."""
+    diffuse, specular = hair_light(normal, tangent, position, view, eye, camera_rotation,
+                                   lights, occlusion)
+    return albedo * diffuse + specular
+
+
+def hair_light(normal: Tensor, tangent: Tensor, position: Tensor, view: Tensor, eye: Tensor,
+               camera_rotation: Tensor, lights: Lights,
+               occlusion: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The light hair reflects, as a factor of its albedo (N, 3) plus a highlight (N, 3).
 
     A strand is a thin cylinder, not a surface: it scatters light by its direction T (tangent,
-    (N, 3), root to tip, need not be unit), so diffuse light goes with sin(T, l) and a
-    highlight peaks where the halfway vector is perpendicular to the strand, sin(T, h) ** p:
-    a band across the strands that moves with the light. Two such bands, from tangents tilted
-    along the normal in opposite directions: a near-white narrow one and a broader one tinted
-    by the hair. All terms fade on the side turned away from a light (wrapped N.l).
+    root to tip, need not be unit), so diffuse light goes with sin(T, l) and a highlight peaks
+    where the halfway vector is perpendicular to the strand, sin(T, h) ** p: a band across the
+    strands that moves with the light. Two such bands, from tangents tilted along the normal in
+    opposite directions: a near-white narrow one and a broader one tinted by the hair (part of
+    the factor). All terms fade on the side turned away from a light (wrapped N.l).
     """
     to_light, color, ambient, to_eye = _light_rows(normal, position, view, eye,
                                                    camera_rotation, lights)
-    open_ = torch.ones_like(albedo[:, :1]) if occlusion is None else occlusion
+    open_ = torch.ones_like(normal[:, :1]) if occlusion is None else occlusion
     halfway = normalize(to_light + to_eye[:, None], dim=-1)
     tangent = normalize(tangent, dim=-1)
     primary_tangent = normalize(tangent + _PRIMARY_SHIFT * normal, dim=-1)
@@ -147,8 +156,7 @@ def shade_hair(albedo: Tensor, normal: Tensor, tangent: Tensor, position: Tensor
     primary = (lit * _sine(halfway, primary_tangent) ** HAIR_SHININESS).sum(1)
     secondary = (lit * _sine(halfway, secondary_tangent) ** _SECONDARY_SHININESS).sum(1)
     scale = gather_rows(lights.specular, batch_rows(view, len(lights)))[:, None] * open_
-    return (albedo * (diffuse + scale * _SECONDARY_WEIGHT * secondary)
-            + scale * HAIR_PRIMARY * primary)
+    return diffuse + scale * _SECONDARY_WEIGHT * secondary, scale * HAIR_PRIMARY * primary
 
 
 def _light_rows(normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
