@@ -12,6 +12,7 @@ from text2head.render import Cameras, Lights, RenderOutput, render
 
 PREVIEW_VIEWS = ("front", "three_quarter", "left", "right", "back")
 TURNTABLE_FRAMES_AT_ONCE = 4
+TURNTABLE_SIZE = 320  # pixels a frame: large enough to see the eyes and the hair
 
 
 def render_scene(
@@ -78,7 +79,7 @@ def contact_sheet(images: torch.Tensor) -> Image.Image:
 
 
 def turntable(
-    model: HeadModel, head: HeadParams, frames: int = 24, resolution: int = 256,
+    model: HeadModel, head: HeadParams, frames: int = 24, resolution: int = TURNTABLE_SIZE,
     frames_at_once: int = TURNTABLE_FRAMES_AT_ONCE,
 ) -> torch.Tensor:
     """(frames, 3, H, W) renders of the first head on a full turn of the camera, a few frames
