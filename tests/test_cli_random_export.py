@@ -15,7 +15,8 @@ from pygltflib import GLTF2
 
 from text2head.cli import main
 
-FILES = ("head.glb", "head.obj", "head.mtl", "head.png", "head.ply", "params.json", "preview.png")
+FILES = ("head.glb", "head.obj", "head.mtl", "head.png", "head_normal.png", "head.ply",
+         "params.json", "preview.png")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,10 @@ def test_exported_files_load_back(random_out, head_model):
     obj = trimesh.load(random_out / "head.obj", force="mesh", process=False)
     ply = trimesh.load(random_out / "head.ply", process=False)
     assert len(ply.vertices) == n_vertices and len(ply.faces) == n_faces
+    # The GLB draws each cut-out part twice (an alpha-tested core and a blended fringe).
+    assert len(glb.faces) == n_faces + sum(len(part.faces) for part in parts if part.cutout)
+    assert len(obj.faces) == n_faces
     for mesh in (glb, obj):
-        assert len(mesh.faces) == n_faces
         # Seams split vertices, but the set of positions is the parts'.
         assert len(np.unique(mesh.vertices.round(6), axis=0)) <= n_vertices
         assert np.allclose(mesh.bounds, ply.bounds, atol=1e-5)

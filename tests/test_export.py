@@ -130,7 +130,8 @@ def read_accessor(gltf: pygltflib.GLTF2, index: int) -> np.ndarray:
     view = gltf.bufferViews[accessor.bufferView]
     dtype = {pygltflib.FLOAT: "<f4", pygltflib.UNSIGNED_SHORT: "<u2",
              pygltflib.UNSIGNED_INT: "<u4"}[accessor.componentType]
-    width = {pygltflib.SCALAR: 1, pygltflib.VEC2: 2, pygltflib.VEC3: 3}[accessor.type]
+    width = {pygltflib.SCALAR: 1, pygltflib.VEC2: 2, pygltflib.VEC3: 3,
+             pygltflib.VEC4: 4}[accessor.type]
     start = view.byteOffset + (accessor.byteOffset or 0)
     data = np.frombuffer(gltf.binary_blob(), dtype=dtype, count=accessor.count * width,
                          offset=start)

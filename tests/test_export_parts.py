@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from test_export import fail_halfway, read_accessor, with_changes
 
 from text2head.export import export_all, export_glb, export_obj, export_ply
 from text2head.mesh import TexturedMesh
+from text2head.occlusion_bake import base_colour_texture, base_colour_vertices
 
 NAMES = ["head", "hair", "teeth"]
+# Each part's primitives by material: the head's skin and eyes, the hair's core and fringe.
+MATERIALS = {"head": ["head", "head_eyes"], "hair": ["hair", "hair_fringe"], "teeth": ["teeth"]}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,8 @@ def files(parts, tmp_path_factory) -> dict[str, Path]:
 def test_written_files_and_keys(files):
     assert {key: path.name for key, path in files.items()} == {
         "glb": "head.glb", "obj": "head.obj", "mtl": "head.mtl", "png": "head.png",
-        "png_hair": "head_hair.png", "png_teeth": "head_teeth.png", "ply": "head.ply"}
+        "png_hair": "head_hair.png", "png_teeth": "head_teeth.png", "ply": "head.ply",
+        "png_normal": "head_normal.png"}
     assert sorted(os.listdir(files["glb"].parent)) == sorted(p.name for p in files.values())
 
 
@@ -53,7 +58,7 @@ def test_multi_part_glb_is_clean_for_the_khronos_validator(files):
         issue_lines(report, "warning") + issue_lines(report, "info")
         + issue_lines(report, "hint"))
     info = report["info"]
-    assert (info["drawCallCount"], info["materialCount"]) == (3, 3)
+    assert (info["drawCallCount"], info["materialCount"]) == (5, 5)
     assert info["hasMorphTargets"] and info["hasTextures"]
 
 
@@ -65,23 +70,31 @@ def test_glb_has_one_node_mesh_and_material_per_part(files, parts):
     head = parts[0]
     for node, part in zip(gltf.nodes, parts, strict=True):
         mesh = gltf.meshes[node.mesh]
-        (primitive,) = mesh.primitives
-        assert primitive.attributes.COLOR_0 is None, part.name  # the texture is the albedo
-        assert len(primitive.targets) == 52
+        first = mesh.primitives[0]
+        assert first.attributes.COLOR_0 is None, part.name  # the texture is the albedo
+        assert len(first.targets) == 52
         assert mesh.extras["targetNames"] == list(head.morph_names)
         assert mesh.weights == pytest.approx(head.morph_weights.tolist())
-        material = gltf.materials[primitive.material]
-        assert material.name == part.name
-        texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
-        view = gltf.bufferViews[gltf.images[texture.source].bufferView]
-        png = Image.open(io.BytesIO(
-            gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]))
-        assert png.mode == ("RGBA" if part.cutout else "RGB")
-        np.testing.assert_array_equal(np.asarray(png), part.texture)
+        assert [gltf.materials[p.material].name for p in mesh.primitives] == MATERIALS[
+            part.name]
+        for primitive in mesh.primitives:  # one set of vertex data and targets per part
+            # The same accessors; only the skin, which has the normal map, takes TANGENT.
+            assert {**vars(primitive.attributes), "TANGENT": None} == {
+                **vars(first.attributes), "TANGENT": None}
+            assert primitive.targets == first.targets
+            material = gltf.materials[primitive.material]
+            texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
+            view = gltf.bufferViews[gltf.images[texture.source].bufferView]
+            png = Image.open(io.BytesIO(
+                gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]))
+            assert png.mode == ("RGBA" if part.cutout else "RGB")
+            np.testing.assert_array_equal(np.asarray(png), base_colour_texture(part))
     materials = {material.name: material for material in gltf.materials}
     assert (materials["hair"].alphaMode, materials["hair"].alphaCutoff,
             materials["hair"].doubleSided) == (pygltflib.MASK, 0.5, True)
-    for name in ("head", "teeth"):
+    assert (materials["hair_fringe"].alphaMode, materials["hair_fringe"].alphaCutoff,
+            materials["hair_fringe"].doubleSided) == (pygltflib.BLEND, None, True)
+    for name in ("head", "head_eyes", "teeth"):
         assert (materials[name].alphaMode, materials[name].alphaCutoff,
                 materials[name].doubleSided) == (pygltflib.OPAQUE, None, False)
 
@@ -91,20 +104,28 @@ def test_glb_parts_keep_their_own_geometry_and_morph_deltas(files, parts):
     gltf = pygltflib.GLTF2().load(files["glb"])
     jaw = parts[0].morph_names.index("jawOpen")
     for node, part in zip(gltf.nodes, parts, strict=True):
-        (primitive,) = gltf.meshes[node.mesh].primitives
+        primitives = gltf.meshes[node.mesh].primitives
+        primitive = primitives[0]
         written = np.column_stack([read_accessor(gltf, primitive.attributes.POSITION),
                                    read_accessor(gltf, primitive.targets[jaw]["POSITION"])])
         used = np.unique(part.faces)
         expected = np.column_stack([part.vertices[used], part.morph_deltas[jaw][used]])
         np.testing.assert_array_equal(np.unique(written, axis=0), np.unique(expected, axis=0))
-        assert gltf.accessors[primitive.indices].count == 3 * len(part.faces)
+        # Every face once over the part's distinct index lists (core and fringe share one).
+        indices = {p.indices for p in primitives}
+        assert sum(gltf.accessors[i].count for i in indices) == 3 * len(part.faces)
 
 
 def test_glb_loads_in_trimesh_as_a_scene_of_parts(files, parts):
+    """trimesh makes a geometry of each primitive ("hair", "hair_1", ...): the head's faces
+    split between skin and eyes, a cut-out part's faces twice (core and fringe)."""
     scene = trimesh.load(files["glb"], process=False)
     assert isinstance(scene, trimesh.Scene)
-    assert {name: len(mesh.faces) for name, mesh in scene.geometry.items()} == {
-        part.name: len(part.faces) for part in parts}
+    faces: dict[str, int] = {}
+    for name, mesh in scene.geometry.items():
+        part = re.sub(r"_\d+$", "", name)
+        faces[part] = faces.get(part, 0) + len(mesh.faces)
+    assert faces == {part.name: len(part.faces) * (2 if part.cutout else 1) for part in parts}
 
 
 def test_single_mesh_glb_is_one_node(parts, tmp_path):
@@ -124,7 +145,7 @@ def test_obj_has_a_block_and_material_per_part(files, parts):
         "usemtl head", "usemtl head_hair", "usemtl head_teeth"]
     mtl = files["mtl"].read_text()
     assert [line for line in mtl.splitlines() if line.startswith(("newmtl", "map_"))] == [
-        "newmtl head", "map_Kd head.png",
+        "newmtl head", "map_Kd head.png", "map_Bump head_normal.png",
         "newmtl head_hair", "map_Kd head_hair.png", "map_d head_hair.png",
         "newmtl head_teeth", "map_Kd head_teeth.png"]
     assert Image.open(files["png_hair"]).mode == "RGBA"
@@ -150,9 +171,9 @@ def test_ply_merges_all_parts(files, parts):
     assert len(ply.vertices) == sum(len(part.vertices) for part in parts)
     np.testing.assert_array_equal(ply.vertices[ply.faces], np.concatenate(
         [part.vertices[part.faces] for part in parts]))
-    np.testing.assert_array_equal(
+    np.testing.assert_array_equal(  # darkened by the head's occlusion, as in the GLB
         ply.visual.vertex_colors[:, :3],
-        np.round(np.concatenate([part.vertex_colors for part in parts]) * 255))
+        np.round(np.concatenate([base_colour_vertices(part) for part in parts]) * 255))
 
 
 def test_obj_with_parts_is_all_or_nothing(parts, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ Renders go to the test's tmp folder (threejs-jaw-*.png).
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,8 +35,12 @@ TIMEOUT_MS = 120_000  # SwiftShader on two shared cores
 
 @pytest.fixture(scope="module")
 def parts(head_model):
+    """The real head (occlusion, eyes, detail normal map) with synthetic hair, given
+    per-vertex occlusion as the model's strand parts have, and teeth."""
     head = head_model.to_mesh(head_model.neutral(), texture_size=256)
-    return [head, hair(head), teeth(head)]
+    strands = hair(head)
+    occlusion = np.linspace(0.2, 1, len(strands.vertices), dtype=np.float32)
+    return [head, dataclasses.replace(strands, occlusion=occlusion), teeth(head)]
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +91,31 @@ def render(page, influences: dict[str, float]) -> np.ndarray:
 
 
 def test_parts_load_as_meshes_with_shared_morph_targets_and_materials(page, parts):
+    """One three.js mesh per primitive: the head's skin and eyes, the hair's alpha-tested
+    core and blended fringe (drawn after opaque objects, not writing depth), the teeth."""
     meshes = page.evaluate("window.probe.meshes")
-    assert [mesh["name"] for mesh in meshes] == [part.name for part in parts]
-    for mesh, part in zip(meshes, parts, strict=True):
-        assert mesh["morphNames"] == list(parts[0].morph_names), part.name  # same names, order
+    assert [(mesh["part"], mesh["material"]) for mesh in meshes] == [
+        ("head", "head"), ("head", "head_eyes"), ("hair", "hair"), ("hair", "hair_fringe"),
+        ("teeth", "teeth")]
+    cutout = {part.name: part.cutout for part in parts}
+    for mesh in meshes:
+        name = mesh["material"]
+        assert mesh["morphNames"] == list(parts[0].morph_names), name  # same names, order
         assert mesh["morphInfluences"] == 52
-        assert mesh["hasMap"] and mesh["vertexColors"] is False, part.name
-        assert (mesh["alphaTest"] > 0) == part.cutout, part.name
-        assert mesh["doubleSided"] == part.cutout, part.name
+        assert mesh["hasMap"], name
+        assert mesh["doubleSided"] == cutout[mesh["part"]], name
+        assert mesh["vertexColors"] == (mesh["part"] == "hair"), name  # its occlusion
+    by_material = {mesh["material"]: mesh for mesh in meshes}
+    core, fringe = by_material["hair"], by_material["hair_fringe"]
+    assert core["alphaTest"] == 0.5 and not core["transparent"] and core["depthWrite"]
+    assert fringe["alphaTest"] == 0 and fringe["transparent"] and not fringe["depthWrite"]
+    skin, eyes = by_material["head"], by_material["head_eyes"]
+    assert skin["hasNormalMap"] and skin["hasTangents"] and skin["hasAoMap"]
+    assert skin["ior"] == pytest.approx(1.4)
+    assert eyes["hasAoMap"] and not eyes["hasNormalMap"] and not eyes["hasTangents"]
+    assert eyes["clearcoat"] == 1 and eyes["clearcoatRoughness"] == pytest.approx(0.03)
+    assert eyes["roughness"] < skin["roughness"]
+    assert all(mesh["alphaTest"] == 0 for mesh in (skin, eyes, by_material["teeth"]))
 
 
 def test_webgl_draws_the_head_and_jaw_open_moves_it(page, tmp_path):

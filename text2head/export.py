@@ -9,20 +9,20 @@ only vertex colours). Every file is written atomically through `text2head.io`.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pygltflib
-from PIL import Image
 
+from text2head.glb_builder import GlbBuilder, png_bytes
+from text2head.gltf_materials import part_primitives
 from text2head.io import PathLike, atomic_paths, write_bytes_atomic
 from text2head.mesh import TexturedMesh
-
-ROUGHNESS = 0.6
-ALPHA_CUTOFF = 0.5  # cut-out parts: texels with less alpha are holes
-_ALIGNMENT = 4  # glTF: accessor data and bufferViews start on 4-byte boundaries
+from text2head.occlusion_bake import base_colour_texture, base_colour_vertices, occlusion_factor
+from text2head.tangents import vertex_tangents
 
 Parts = TexturedMesh | Sequence[TexturedMesh]
 """One mesh, or the uniquely named parts of one head, all with the same morph targets."""
@@ -44,23 +44,26 @@ def export_glb(parts: Parts, path: PathLike) -> Path:
 
 
 def export_obj(parts: Parts, path: PathLike) -> dict[str, Path]:
-    """Write `path` (.obj) with a .mtl and one .png per part beside it.
+    """Write `path` (.obj) with a .mtl and one .png per part beside it (two for a part
+    with a detail normal map).
 
     Each part is an `o <name>` block with its own material. The texture of the part named
     "head" is `<stem>.png`, any other part's `<stem>_<name>.png`, and each material is named
-    after its texture's stem. Returns {"obj", "mtl", "png" (the head part's), "png_<name>"
-    (the other parts')}; nothing is moved into place before every file was written.
+    after its texture's stem; a normal map is `<texture stem>_normal.png`. Returns {"obj",
+    "mtl", "png" (the head part's), "png_<name>" (the other parts'), "png_normal" /
+    "png_<name>_normal" (normal maps)}; nothing is moved into place before every file was
+    written.
     """
     path = _checked_obj_path(path)
     meshes = _checked_parts(parts)
-    pngs = {_png_key(mesh): path.with_name(f"{_texture_stem(path.stem, mesh)}.png")
-            for mesh in meshes}
-    paths = {"obj": path, "mtl": path.with_suffix(".mtl"), **pngs}
-    textures = [pngs[_png_key(mesh)].name for mesh in meshes]
+    images = _obj_images(path, meshes)
+    paths = {"obj": path, "mtl": path.with_suffix(".mtl"),
+             **{key: file for key, (file, _) in images.items()}}
+    textures = [images[_png_key(mesh)][0].name for mesh in meshes]
     contents = {
         "obj": _obj_text(meshes, textures, mtl_name=paths["mtl"].name).encode(),
         "mtl": _mtl_text(meshes, textures).encode(),
-        **{_png_key(mesh): _png_bytes(mesh.texture) for mesh in meshes},
+        **{key: png_bytes(image) for key, (_, image) in images.items()},
     }
     with atomic_paths(list(paths.values())) as temporaries:
         for key, temporary in zip(paths, temporaries, strict=True):
@@ -77,11 +80,11 @@ def export_ply(parts: Parts, path: PathLike) -> Path:
 
 
 def export_all(parts: Parts, out_dir: PathLike, stem: str = "head") -> dict[str, Path]:
-    """Write `<stem>.glb`, `<stem>.obj/.mtl/.png` (+ `<stem>_<part>.png`) and `<stem>.ply`
-    into `out_dir` (created).
+    """Write `<stem>.glb`, `<stem>.obj/.mtl/.png` (+ `<stem>_<part>.png`, `<stem>_normal.png`)
+    and `<stem>.ply` into `out_dir` (created).
 
-    Returns the written paths keyed "glb", "obj", "mtl", "png", "png_<part>", "ply". Bad
-    input is rejected before any file is written.
+    Returns the written paths keyed "glb", "obj", "mtl", "png", "png_<part>", "png_normal"
+    (the head's detail normal map), "ply". Bad input is rejected before any file is written.
     """
     if not stem or Path(stem).name != stem:
         raise ValueError(f"stem must be a plain file name without folders, got {stem!r}")
@@ -185,18 +188,6 @@ def _unit_normals(mesh: TexturedMesh) -> np.ndarray:
     return (normals / np.linalg.norm(normals, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _srgb_colors(mesh: TexturedMesh) -> np.ndarray:
-    """Vertex colours clipped to the documented [0, 1] sRGB range."""
-    return np.clip(mesh.vertex_colors.astype(np.float32), 0.0, 1.0)
-
-
-def _png_bytes(texture: np.ndarray) -> bytes:
-    """RGB, or RGBA for a cut-out part's alpha."""
-    buffer = io.BytesIO()
-    Image.fromarray(texture).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 # ---------------------------------------------------------------------------------------------
 # GLB
 
@@ -217,55 +208,9 @@ def _split_uv_seams(mesh: TexturedMesh) -> tuple[np.ndarray, np.ndarray, np.ndar
     return corner_vertex[first], corner_uv[first], faces
 
 
-class _GlbBuilder:
-    """Accumulates aligned binary chunks with their bufferViews and accessors."""
-
-    def __init__(self) -> None:
-        self.gltf = pygltflib.GLTF2()
-        self.blob = bytearray()
-
-    def buffer_view(self, data: bytes, target: int | None = None) -> int:
-        self.blob += b"\0" * (-len(self.blob) % _ALIGNMENT)
-        self.gltf.bufferViews.append(pygltflib.BufferView(
-            buffer=0, byteOffset=len(self.blob), byteLength=len(data), target=target))
-        self.blob += data
-        return len(self.gltf.bufferViews) - 1
-
-    def accessor(self, array: np.ndarray, target: int, with_bounds: bool = False) -> int:
-        """Add an accessor over `array`; bounds are taken from the float32 data, so exact."""
-        component_type, accessor_type = _accessor_format(array)
-        bounds = {}
-        if with_bounds:
-            bounds = {"min": array.min(axis=0).tolist(), "max": array.max(axis=0).tolist()}
-        self.gltf.accessors.append(pygltflib.Accessor(
-            bufferView=self.buffer_view(np.ascontiguousarray(array).tobytes(), target),
-            componentType=component_type, count=len(array), type=accessor_type, **bounds))
-        return len(self.gltf.accessors) - 1
-
-    def to_bytes(self) -> bytes:
-        self.blob += b"\0" * (-len(self.blob) % _ALIGNMENT)
-        self.gltf.buffers = [pygltflib.Buffer(byteLength=len(self.blob))]
-        self.gltf.set_binary_blob(bytes(self.blob))
-        return b"".join(self.gltf.save_to_bytes())
-
-
-def _accessor_format(array: np.ndarray) -> tuple[int, str]:
-    """glTF componentType and type for float32 (N, 2|3) vertex data or uint16/32 indices."""
-    if array.dtype == np.float32 and array.ndim == 2 and array.shape[1] in (2, 3):
-        return pygltflib.FLOAT, {2: pygltflib.VEC2, 3: pygltflib.VEC3}[array.shape[1]]
-    unsigned = {np.dtype(np.uint16): pygltflib.UNSIGNED_SHORT,
-                np.dtype(np.uint32): pygltflib.UNSIGNED_INT}
-    if array.dtype in unsigned and array.ndim == 1:
-        return unsigned[array.dtype], pygltflib.SCALAR
-    raise TypeError(f"no glTF accessor format for {array.dtype} {array.shape}")
-
-
 def _glb_bytes(meshes: list[TexturedMesh]) -> bytes:
-    builder = _GlbBuilder()
+    builder = GlbBuilder()
     gltf = builder.gltf
-    gltf.samplers = [pygltflib.Sampler(
-        magFilter=pygltflib.LINEAR, minFilter=pygltflib.LINEAR_MIPMAP_LINEAR,
-        wrapS=pygltflib.CLAMP_TO_EDGE, wrapT=pygltflib.CLAMP_TO_EDGE)]
     for mesh in meshes:
         _add_part(builder, mesh)
     gltf.nodes = [pygltflib.Node(name=mesh.name, mesh=index)
@@ -276,57 +221,57 @@ def _glb_bytes(meshes: list[TexturedMesh]) -> bytes:
     return builder.to_bytes()
 
 
-def _add_part(builder: _GlbBuilder, mesh: TexturedMesh) -> None:
-    """Append the part's glTF mesh with its own material, texture and image.
+def _add_part(builder: GlbBuilder, mesh: TexturedMesh) -> None:
+    """Append the part's glTF mesh: one set of vertex data and morph targets shared by its
+    primitives, which differ in faces and material (see `text2head.gltf_materials`).
 
-    No COLOR_0: glTF multiplies it with the base colour texture, and both hold the albedo,
-    so viewers would square it (too dark).
+    TANGENT goes only to primitives whose material has a normal map (the eyes have none).
+    COLOR_0 only carries occlusion for parts that have it per vertex but not as a texture
+    (strand cards, whose UVs repeat a tile): glTF multiplies it with the base colour texture,
+    which holds the albedo, so an albedo in COLOR_0 would be squared (too dark).
     """
     source, uvs, faces = _split_uv_seams(mesh)
     vertex_data = pygltflib.ARRAY_BUFFER
+    positions = mesh.vertices[source].astype(np.float32)
+    normals = _unit_normals(mesh)[source]
     attributes = pygltflib.Attributes(
-        POSITION=builder.accessor(mesh.vertices[source].astype(np.float32), vertex_data,
-                                  with_bounds=True),
-        NORMAL=builder.accessor(_unit_normals(mesh)[source], vertex_data),
+        POSITION=builder.accessor(positions, vertex_data, with_bounds=True),
+        NORMAL=builder.accessor(normals, vertex_data),
         TEXCOORD_0=builder.accessor(  # glTF puts the UV origin at the top-left
             np.column_stack([uvs[:, 0], 1.0 - uvs[:, 1]]).astype(np.float32), vertex_data),
     )
-    # 65535 is the uint16 primitive-restart value, which glTF forbids as an index.
-    index_dtype = np.uint16 if len(source) <= np.iinfo(np.uint16).max else np.uint32
-    indices = builder.accessor(faces.reshape(-1).astype(index_dtype),
-                               pygltflib.ELEMENT_ARRAY_BUFFER)
+    if mesh.normal_texture is not None:
+        attributes.TANGENT = builder.accessor(
+            vertex_tangents(positions, normals, uvs, faces), vertex_data)
+    if mesh.occlusion is not None and mesh.occlusion_texture is None:
+        factor = occlusion_factor(mesh.occlusion)[source]
+        attributes.COLOR_0 = builder.accessor(np.repeat(factor[:, None], 3, axis=1),
+                                              vertex_data)
     targets = [
         pygltflib.Attributes(POSITION=builder.accessor(
             deltas[source].astype(np.float32), vertex_data, with_bounds=True))
         for deltas in (mesh.morph_deltas if mesh.morph_names else [])
     ]
+    # 65535 is the uint16 primitive-restart value, which glTF forbids as an index.
+    index_dtype = np.uint16 if len(source) <= np.iinfo(np.uint16).max else np.uint32
+    indices: dict[bytes, int] = {}  # primitives over the same faces share their indices
+    primitives = []
+    for selected, material in part_primitives(builder, mesh):
+        key = np.packbits(selected).tobytes()
+        if key not in indices:
+            indices[key] = builder.accessor(faces[selected].reshape(-1).astype(index_dtype),
+                                            pygltflib.ELEMENT_ARRAY_BUFFER)
+        used = copy.copy(attributes)
+        if builder.gltf.materials[material].normalTexture is None:
+            used.TANGENT = None
+        primitives.append(pygltflib.Primitive(attributes=used, indices=indices[key],
+                                              material=material, mode=pygltflib.TRIANGLES,
+                                              targets=targets))
     builder.gltf.meshes.append(pygltflib.Mesh(
-        name=mesh.name,
-        primitives=[pygltflib.Primitive(attributes=attributes, indices=indices,
-                                        material=_add_material(builder, mesh),
-                                        mode=pygltflib.TRIANGLES, targets=targets)],
+        name=mesh.name, primitives=primitives,
         weights=[float(weight) for weight in mesh.morph_weights] if targets else None,
         extras={"targetNames": list(mesh.morph_names)} if targets else {},
     ))
-
-
-def _add_material(builder: _GlbBuilder, mesh: TexturedMesh) -> int:
-    """Add a PBR material whose base colour is the part's PNG (embedded in the buffer, using
-    sampler 0) and return its index. Cut-outs are double-sided: strand cards are one layer."""
-    gltf = builder.gltf
-    gltf.images.append(pygltflib.Image(bufferView=builder.buffer_view(_png_bytes(mesh.texture)),
-                                       mimeType="image/png"))
-    gltf.textures.append(pygltflib.Texture(source=len(gltf.images) - 1, sampler=0))
-    gltf.materials.append(pygltflib.Material(
-        name=mesh.name,
-        pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
-            baseColorTexture=pygltflib.TextureInfo(index=len(gltf.textures) - 1),
-            metallicFactor=0.0, roughnessFactor=ROUGHNESS),
-        alphaMode=pygltflib.MASK if mesh.cutout else pygltflib.OPAQUE,
-        alphaCutoff=ALPHA_CUTOFF if mesh.cutout else None,
-        doubleSided=mesh.cutout,
-    ))
-    return len(gltf.materials) - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,6 +285,32 @@ def _texture_stem(stem: str, mesh: TexturedMesh) -> str:
 
 def _png_key(mesh: TexturedMesh) -> str:
     return "png" if mesh.name == "head" else f"png_{mesh.name}"
+
+
+def _normal_key(mesh: TexturedMesh) -> str:
+    """"png_normal" for the head: a "png" key, so whatever bundles the PNGs takes it too."""
+    return f"{_png_key(mesh)}_normal"
+
+
+def _normal_png(texture_stem: str) -> str:
+    return f"{texture_stem}_normal.png"
+
+
+def _obj_images(path: Path, meshes: list[TexturedMesh]) -> dict[str, tuple[Path, np.ndarray]]:
+    """Every PNG beside the OBJ by its key: the colour (with occlusion baked in, MTL has no
+    occlusion map) and any detail normal map. Rejects parts whose files would collide."""
+    images = {}
+    for mesh in meshes:
+        stem = _texture_stem(path.stem, mesh)
+        images[_png_key(mesh)] = (path.with_name(f"{stem}.png"), base_colour_texture(mesh))
+        if mesh.normal_texture is not None:
+            images[_normal_key(mesh)] = (path.with_name(_normal_png(stem)),
+                                         mesh.normal_texture)
+    names = [file.name for file, _ in images.values()]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"two images of these parts would both be written as {name!r}")
+    return images
 
 
 def _obj_text(meshes: list[TexturedMesh], textures: list[str], mtl_name: str) -> str:
@@ -357,7 +328,7 @@ def _obj_text(meshes: list[TexturedMesh], textures: list[str], mtl_name: str) ->
                                    vertex_index])
         sections += [
             f"o {mesh.name}\n",
-            _rows("v", np.column_stack([mesh.vertices, _srgb_colors(mesh)]), "%.7g"),
+            _rows("v", np.column_stack([mesh.vertices, base_colour_vertices(mesh)]), "%.7g"),
             _rows("vt", uvs, "%.7g"),
             _rows("vn", _unit_normals(mesh), "%.7g"),
             f"usemtl {Path(texture).stem}\n",
@@ -377,12 +348,21 @@ def _rows(keyword: str, array: np.ndarray, number_format: str, group: int = 1) -
 
 
 def _mtl_text(meshes: list[TexturedMesh], textures: list[str]) -> str:
-    """One material per part named after its texture; cut-outs take their alpha from it."""
-    materials = [
-        f"newmtl {Path(texture).stem}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
-        f"map_Kd {texture}\n" + (f"map_d {texture}\n" if mesh.cutout else "")
-        for mesh, texture in zip(meshes, textures, strict=True)
-    ]
+    """One material per part named after its texture; cut-outs take their alpha from it.
+
+    A normal map is named twice: `map_Bump` is what Blender's and Babylon's OBJ readers take
+    as a normal map, `norm` (the PBR extension of MTL) what three.js and tinyobjloader do.
+    """
+    materials = []
+    for mesh, texture in zip(meshes, textures, strict=True):
+        stem = Path(texture).stem
+        lines = [f"newmtl {stem}", "Ka 1 1 1", "Kd 1 1 1", "Ks 0 0 0", "d 1", "illum 1",
+                 f"map_Kd {texture}"]
+        if mesh.cutout:
+            lines.append(f"map_d {texture}")
+        if mesh.normal_texture is not None:
+            lines += [f"map_Bump {_normal_png(stem)}", f"norm {_normal_png(stem)}"]
+        materials.append("\n".join(lines) + "\n")
     return "# text2head\n" + "\n".join(materials)
 
 
@@ -397,7 +377,7 @@ def _ply_bytes(meshes: list[TexturedMesh]) -> bytes:
         ("position", "<f4", 3), ("normal", "<f4", 3), ("color", "u1", 3)])
     vertex["position"] = np.concatenate([mesh.vertices for mesh in meshes])
     vertex["normal"] = np.concatenate([_unit_normals(mesh) for mesh in meshes])
-    colors = np.concatenate([_srgb_colors(mesh) for mesh in meshes])
+    colors = np.concatenate([base_colour_vertices(mesh) for mesh in meshes])
     vertex["color"] = np.round(colors * 255.0).astype(np.uint8)
     faces = np.concatenate([mesh.faces + offset
                             for mesh, offset in zip(meshes, offsets[:-1], strict=True)])

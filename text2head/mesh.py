@@ -25,6 +25,12 @@ class TexturedMesh:
     Conventions: metres, +Y up, the face looks toward +Z. UVs are per face corner in the
     OBJ/OpenGL convention (origin at the bottom-left of the image, v pointing up); `texture`
     row 0 is the top of the image. Colours are sRGB in [0, 1].
+
+    The optional look carried into exports: ambient `occlusion` per vertex (1 = open), the
+    same occlusion baked into the part's UV layout (`occlusion_texture`, only for parts whose
+    UVs do not repeat, so that each texel belongs to one place), a tangent-space detail
+    `normal_texture` in glTF's encoding (xyz * 0.5 + 0.5, +Y along +v), and the `eye_faces`
+    that are drawn with a glossy, wet material instead of the part's own.
     """
 
     vertices: np.ndarray  # (V, 3) float32
@@ -37,6 +43,10 @@ class TexturedMesh:
     morph_deltas: np.ndarray | None = None  # (K, V, 3) float32 vertex offsets per target
     morph_weights: np.ndarray | None = None  # (K,) float32 default weights in [0, 1]
     name: str = "head"
+    occlusion: np.ndarray | None = None  # (V,) float32 in [0, 1], 1 = nothing occludes
+    occlusion_texture: np.ndarray | None = None  # (H, W) uint8, 255 = nothing occludes
+    normal_texture: np.ndarray | None = None  # (H, W, 3) uint8 tangent-space normals
+    eye_faces: np.ndarray | None = None  # (F,) bool, the faces of the eyeballs
 
     @property
     def cutout(self) -> bool:
@@ -67,6 +77,25 @@ class TexturedMesh:
         for name in ("vertices", "normals", "vertex_colors", "corner_uvs"):
             if not np.isfinite(getattr(self, name)).all():
                 raise ValueError(f"{name} contains NaN or inf")
+        self._check_look(n_vertices)
+
+    def _check_look(self, n_vertices: int) -> None:
+        """The optional occlusion, normal map and eye faces: shapes, types and ranges."""
+        if self.occlusion is not None:
+            _check_shape("occlusion", self.occlusion, (n_vertices,))
+            if not (np.isfinite(self.occlusion).all() and (self.occlusion >= 0).all()
+                    and (self.occlusion <= 1).all()):
+                raise ValueError("occlusion must be finite and in [0, 1]")
+        for name, channels in (("occlusion_texture", ()), ("normal_texture", (3,))):
+            image = getattr(self, name)
+            if image is not None and (image.dtype != np.uint8 or image.ndim != 2 + len(channels)
+                                      or image.shape[2:] != channels or 0 in image.shape):
+                raise ValueError(f"{name} must be a non-empty (H, W{', 3' * len(channels)}) "
+                                 f"uint8 image, got {image.shape} {image.dtype}")
+        if self.eye_faces is not None:
+            _check_shape("eye_faces", self.eye_faces, (len(self.faces),))
+            if self.eye_faces.dtype != np.bool_:
+                raise ValueError(f"eye_faces must be bool, got {self.eye_faces.dtype}")
 
 
 def _check_shape(name: str, array: np.ndarray, expected: tuple[int, ...]) -> None:

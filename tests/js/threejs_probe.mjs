@@ -1,6 +1,6 @@
 // Load the GLB named by ?model= with three.js's GLTFLoader, as a web app would, and expose
-// to the test: window.probe (each mesh's name, morph target names and material settings, or
-// {error}) and window.renderWith(influences), which sets morph influences by name on every
+// to the test: window.probe (each mesh's name, part, morph target names and material settings,
+// or {error}) and window.renderWith(influences), which sets morph influences by name on every
 // mesh that has them, renders one frame and returns its RGBA pixels (bottom row first) as
 // base64.
 import * as THREE from "three";
@@ -10,16 +10,29 @@ const SIZE = 256;
 const BACKGROUND = 0xff00ff; // magenta: no skin, hair or teeth colour
 const FOV = 30;
 
-function describe(mesh) {
+// One entry per three.js mesh, i.e. per glTF primitive: `part` is its glTF mesh's name.
+function describe(mesh, parser) {
   const dictionary = mesh.morphTargetDictionary ?? {};
+  const material = mesh.material;
   return {
     name: mesh.name,
+    part: parser.json.meshes[parser.associations.get(mesh).meshes].name,
+    material: material.name,
     morphNames: Object.keys(dictionary).sort((a, b) => dictionary[a] - dictionary[b]),
     morphInfluences: mesh.morphTargetInfluences?.length ?? 0,
-    alphaTest: mesh.material.alphaTest,
-    vertexColors: mesh.material.vertexColors,
-    doubleSided: mesh.material.side === THREE.DoubleSide,
-    hasMap: mesh.material.map !== null,
+    alphaTest: material.alphaTest,
+    transparent: material.transparent,
+    depthWrite: material.depthWrite,
+    vertexColors: material.vertexColors,
+    doubleSided: material.side === THREE.DoubleSide,
+    hasMap: material.map !== null,
+    hasNormalMap: Boolean(material.normalMap),
+    hasAoMap: Boolean(material.aoMap),
+    hasTangents: mesh.geometry.attributes.tangent !== undefined,
+    roughness: material.roughness,
+    clearcoat: material.clearcoat ?? 0,
+    clearcoatRoughness: material.clearcoatRoughness ?? 0,
+    ior: material.ior ?? 1.5,
   };
 }
 
@@ -75,7 +88,10 @@ async function main() {
     gl.readPixels(0, 0, SIZE, SIZE, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
     return base64(pixels);
   };
-  window.probe = { meshes: meshes.map(describe), size: SIZE, background: BACKGROUND };
+  window.probe = {
+    meshes: meshes.map((mesh) => describe(mesh, gltf.parser)), size: SIZE,
+    background: BACKGROUND,
+  };
 }
 
 main().catch((error) => {

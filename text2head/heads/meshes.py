@@ -6,6 +6,11 @@ Morph targets are measured, not assumed: the head is decoded once per expression
 once, as a batch) and each target is that decode minus the expressionless one. For the head
 this equals the linear blendshape; parts follow the skin the same way (exactly for cards,
 whose binding is linear; to first order for beard shells, which ride on the normals).
+
+Each part also carries the look exports need: the ambient occlusion of the composed scene
+(hair shading the forehead, lids the eyes, lips the teeth) per vertex, the head's also baked
+into its UV layout, the skin's detail normal map, and which of the head's faces are the
+eyeballs.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import torch
 from text2head.geometry import vertex_normals
 from text2head.heads.params import HeadParams
 from text2head.heads.scene import STRAND_PARTS
+from text2head.heads.uv_raster import rasterize_uv_attribute
 from text2head.mesh import TexturedMesh
 
 GEOMETRY_TEXTURE = 8  # the batch of expression decodes only needs geometry
+OCCLUSION_TEXTURE = 256  # largest occlusion map: 14 texels a vertex already, more would only
+# add bytes and time (it interpolates the head's 4 540 vertex values)
 
 
 @torch.no_grad()
@@ -46,19 +54,60 @@ def head_meshes(model, head: HeadParams, index: int = 0,
         deltas = uncentred[1:] - uncentred[:1]
         return current - torch.einsum("k,kvc->vc", weights, deltas), deltas
 
+    occlusion = _occlusion(model, one, model.decode(one, GEOMETRY_TEXTURE))
     meshes = []
     base, deltas = base_and_deltas(shapes.vertices, decoded.vertices[0])
     texture = decoded.texture[0].permute(1, 2, 0)
-    meshes.append(_mesh("head", base, model.faces, model.corner_uvs, decoded.vertex_colors[0],
-                        texture, names, deltas, weights))
+    head_occlusion = occlusion["head"]
+    meshes.append(_mesh(
+        "head", base, model.faces, model.corner_uvs, decoded.vertex_colors[0], texture, names,
+        deltas, weights, occlusion=head_occlusion,
+        occlusion_texture=_occlusion_texture(model, head_occlusion,
+                                             min(texture_size, OCCLUSION_TEXTURE)),
+        eye_faces=_eye_faces(model), normal_texture=_normal_texture(model, one, texture_size)))
     for kind, part in decoded.parts.items():
         base, deltas = base_and_deltas(shapes.parts[kind].vertices, part.vertices[0])
         colour = decoded.part_colours[kind][0]
         meshes.append(_mesh(kind, base, part.faces, part.corner_uvs,
                             colour.expand(len(base), 3),
                             _part_texture(model, kind, colour, one, texture_size), names,
-                            deltas, weights))
+                            deltas, weights, occlusion=occlusion[kind]))
     return meshes
+
+
+def _occlusion(model, head: HeadParams, decoded) -> dict[str, np.ndarray]:
+    """Per part ("head" included), the (V,) occlusion of its vertices in the composed scene,
+    whose vertices are the head's and then each part's in `decoded.parts` order. `decoded`
+    needs no texture (the scene's atlas of it is not used)."""
+    scene = model.scene(head, decoded)
+    openness = scene.occlusion[0].clamp(0, 1).cpu().numpy().astype(np.float32)
+    counts = [decoded.vertices.shape[1], *(p.vertices.shape[1] for p in decoded.parts.values())]
+    pieces = np.split(openness, np.cumsum(counts)[:-1])
+    return dict(zip(["head", *decoded.parts], pieces, strict=True))
+
+
+def _occlusion_texture(model, occlusion: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8 the head's vertex occlusion interpolated over its UV layout."""
+    corner_values = occlusion[model.faces.cpu().numpy()][..., None]
+    image = rasterize_uv_attribute(model.corner_uvs.cpu().numpy(), corner_values, size,
+                                   fill=1.0)[..., 0]
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _normal_texture(model, head: HeadParams, size: int) -> np.ndarray:
+    """(size, size, 3) uint8 the skin's wrinkles and pores, glTF-encoded (see
+    `HeadModel.detail_normal_map`)."""
+    encoded = model.detail_normal_map(head, size)[0].permute(1, 2, 0)
+    return np.ascontiguousarray((encoded.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
+
+
+def _eye_faces(model) -> np.ndarray:
+    """(F,) bool: the head's faces on either eyeball (mesh components, see `build`)."""
+    from text2head.heads.build import part_components  # build imports the model module
+
+    component = model.component.cpu().numpy()
+    _, eyes = part_components(component)
+    return np.isin(component[model.faces[:, 0].cpu().numpy()], eyes)
 
 
 def _part_texture(model, kind: str, colour: torch.Tensor, head: HeadParams,
@@ -74,7 +123,8 @@ def _part_texture(model, kind: str, colour: torch.Tensor, head: HeadParams,
 
 def _mesh(name: str, base: torch.Tensor, faces: torch.Tensor, corner_uvs: torch.Tensor,
           colours: torch.Tensor, texture: torch.Tensor, morph_names: list[str],
-          deltas: torch.Tensor, weights: torch.Tensor) -> TexturedMesh:
+          deltas: torch.Tensor, weights: torch.Tensor, **look) -> TexturedMesh:
+    """A `TexturedMesh` from tensors; `look` holds its numpy occlusion and eye fields."""
     image = (texture.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     return TexturedMesh(
         vertices=base.cpu().numpy().astype(np.float32),
@@ -87,4 +137,5 @@ def _mesh(name: str, base: torch.Tensor, faces: torch.Tensor, corner_uvs: torch.
         morph_deltas=deltas.cpu().numpy().astype(np.float32),
         morph_weights=weights.cpu().numpy().astype(np.float32),
         name=name,
+        **look,
     )
