@@ -124,8 +124,8 @@ def test_brow_and_lash_paint_follow_the_brow_colour(model):
     lashes = model.look._mask("lashes", 1024, torch.zeros(1))
     brows = model.look._mask("eyebrow001", 1024, torch.zeros(1))
     assert lashes.max() > 0.5 and brows.max() > 0.8
-    assert 0 < (lashes > 0.1).float().mean() < 0.005  # thin lines, not a patch
-    assert (lashes > 0.1).float().mean() < 0.2 * (brows > 0.1).float().mean()
+    # Two lid-long lines a few texels wide (~300 texels each at 1024), not the socket.
+    assert 200 < int((lashes > 0.1).sum()) < 1000
 
 
 def test_soft_beard_alpha_has_a_density_gradient(model):

@@ -40,7 +40,7 @@ def upper_lid_margin(faces: np.ndarray, template: np.ndarray, vertex_uvs: np.nda
     mesh edges between them."""
     offset = template[:, None] - eye_centres[None]  # (V, eyes, 3)
     on_ball = (np.abs(np.linalg.norm(offset, axis=-1) - eye_radius) < 1e-3) & (
-        offset[..., 2] > 0.3 * eye_radius)
+        offset[..., 2] > 0.65 * eye_radius)
     margin = skin & on_ball.any(axis=1)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges = np.unique(np.sort(edges[margin[edges].all(axis=1)], axis=1), axis=0)
