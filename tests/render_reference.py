@@ -1,11 +1,18 @@
 """Independent references for the renderer tests: camera rays built from the look-at definition
 and a brute-force Moller-Trumbore ray caster in numpy (trimesh's ray queries need rtree, which
-is not a dependency)."""
+is not a dependency); plus the one light rig the tests build by hand."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 import trimesh
+
+from text2head.render import Lights
+from text2head.render.lights import gradient_ambient
 
 
 def orbit_rays(yaw: float, pitch: float, distance: float, fov: float, height: int,
@@ -37,32 +44,47 @@ def first_hits(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray,
     return hits
 
 
-def alpha_tested_hits(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray,
-                      directions: np.ndarray, cutout_faces: np.ndarray, corner_uvs: np.ndarray,
-                      alpha: np.ndarray, front_only: bool = False,
-                      margin: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """First hits where a hit of a `cutout_faces` triangle counts only if the nearest texel of
-    `alpha` (Ht, Wt; row 0 at v = 1) at its UV is at least 1/2; cut-out faces count from both
-    sides. Also returns which rays pass a cut-out face within `margin` texels of a texel border,
-    where float32 and float64 may pick different texels."""
-    height, width = alpha.shape
-    hits = np.full(len(directions), -1)
-    ambiguous = np.zeros(len(directions), dtype=bool)
+def composited_coverage(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray,
+                        directions: np.ndarray, cutout_faces: np.ndarray, corner_uvs: np.ndarray,
+                        alpha: np.ndarray, front_only: bool = False) -> np.ndarray:
+    """Coverage (R,) of each ray through soft cards: ALL hits sorted by distance, each hit of a
+    `cutout_faces` triangle (seen from both sides) weighted by the bilinear lookup of `alpha`
+    (Ht, Wt; row 0 at v = 1, texel centres at (i + 1/2) / Wt, clamped at the edges) at its UV,
+    composited front to back up to the first opaque hit, which covers what light is left.
+
+    Hits at the same distance (a ray through an edge shared by two triangles of one card) are
+    one crossing of the surface and count once.
+    """
+    coverage = np.zeros(len(directions))
     for rays, t, u, v, det in _ray_chunks(vertices, faces, origin, directions):
-        uv = ((1 - u - v)[..., None] * corner_uvs[:, 0] + u[..., None] * corner_uvs[:, 1]
-              + v[..., None] * corner_uvs[:, 2])  # (R, F, 2)
-        texel = np.nan_to_num(np.stack([uv[..., 0] * width, (1 - uv[..., 1]) * height], -1))
-        column = np.clip(np.floor(texel[..., 0]), 0, width - 1).astype(int)
-        row = np.clip(np.floor(texel[..., 1]), 0, height - 1).astype(int)
-        transparent = alpha[row, column] < 0.5
-        border = np.abs(texel - np.round(texel)).min(-1) < margin
-        crossing = np.isfinite(t) & cutout_faces[None]
-        ambiguous[rays] = (crossing & border).any(1)
-        t = np.where(crossing & transparent, np.inf, t)
         if front_only:
             t = np.where((det > 0) | cutout_faces[None], t, np.inf)
-        hits[rays] = _nearest(t)
-    return hits, ambiguous
+        uv = ((1 - u - v)[..., None] * corner_uvs[:, 0] + u[..., None] * corner_uvs[:, 1]
+              + v[..., None] * corner_uvs[:, 2])  # (R, F, 2)
+        opacity = np.where(cutout_faces[None], _bilinear(alpha, np.nan_to_num(uv)), 1.0)
+        order = np.argsort(t, axis=1)
+        t, opacity = np.take_along_axis(t, order, 1), np.take_along_axis(opacity, order, 1)
+        repeated = np.zeros_like(t, dtype=bool)
+        repeated[:, 1:] = np.isclose(t[:, 1:], t[:, :-1], rtol=1e-9, atol=0)
+        opacity = np.where(np.isfinite(t) & ~repeated, opacity, 0.0)
+        coverage[rays] = 1 - np.prod(1 - opacity, axis=1)
+    return coverage
+
+
+def _bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear lookup in a (Ht, Wt) texture at OBJ-convention UVs (..., 2), edge-clamped."""
+    height, width = texture.shape
+    x, y = uv[..., 0] * width - 0.5, (1 - uv[..., 1]) * height - 0.5
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+
+    def texel(column: np.ndarray, row: np.ndarray) -> np.ndarray:
+        return texture[np.clip(row, 0, height - 1).astype(int),
+                       np.clip(column, 0, width - 1).astype(int)]
+
+    top = texel(x0, y0) * (1 - fx) + texel(x0 + 1, y0) * fx
+    bottom = texel(x0, y0 + 1) * (1 - fx) + texel(x0 + 1, y0 + 1) * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def _ray_chunks(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray,
@@ -98,3 +120,17 @@ def head_stand_in() -> trimesh.Trimesh:
     nose = np.exp(-((vertices[:, 0] / 0.02) ** 2 + (vertices[:, 1] / 0.03) ** 2))
     vertices[:, 2] += 0.03 * nose * (vertices[:, 2] > 0)
     return trimesh.Trimesh(vertices, mesh.faces, process=False)
+
+
+def simple_lights(elevation: float | None = None, azimuth: float = 0.0, color: float = 0.0,
+                  ambient: float | Sequence[float] = 0.0, specular: float = 0.0,
+                  dtype: torch.dtype = torch.float32) -> Lights:
+    """One white light at the given angles (degrees, camera frame; None: no light) of linear
+    intensity `color`, plus uniform ambient light whose irradiance / pi is `ambient` (grey or
+    RGB), so that a surface of linear albedo a shows a * ambient from it."""
+    e, a = math.radians(elevation or 0.0), math.radians(azimuth)
+    direction = [math.cos(e) * math.sin(a), math.sin(e), math.cos(e) * math.cos(a)]
+    level = torch.tensor(ambient, dtype=dtype).expand(1, 3)
+    return Lights(torch.tensor([[direction]], dtype=dtype),
+                  torch.full((1, 1, 3), color if elevation is not None else 0.0, dtype=dtype),
+                  gradient_ambient(level, level), torch.tensor([specular], dtype=dtype))

@@ -35,6 +35,8 @@ def _inputs() -> dict[str, torch.Tensor]:
         "vertex_colors": 0.5 + 0.5 * torch.rand(1, n_vertices, 3, generator=generator,
                                                 dtype=DTYPE),
         "light_directions": Lights.default(2, dtype=DTYPE).directions.clone(),
+        "light_colors": Lights.default(2, dtype=DTYPE).colors.clone(),
+        "occlusion": 0.3 + 0.7 * torch.rand(1, n_vertices, generator=generator, dtype=DTYPE),
     }
 
 
@@ -46,13 +48,12 @@ WEIGHTS = torch.rand(2, 4, SIZE, SIZE, generator=torch.Generator().manual_seed(2
 
 
 def _render(inputs: dict[str, torch.Tensor], antialiased: bool = True) -> RenderOutput:
-    default = Lights.default(2, dtype=DTYPE)
-    lights = Lights(inputs["light_directions"], default.intensities, default.ambient,
-                    torch.full((2,), 0.3, dtype=DTYPE))
+    lights = Lights(inputs["light_directions"], inputs["light_colors"],
+                    Lights.default(2, dtype=DTYPE).ambient, torch.full((2,), 0.3, dtype=DTYPE))
     return render(inputs["vertices"], FACES, CAMERAS, corner_uvs=CORNER_UVS,
                   texture=inputs["texture"], vertex_colors=inputs["vertex_colors"],
-                  lights=lights, background=(0.2, 0.4, 0.6), resolution=SIZE,
-                  antialiased=antialiased)
+                  lights=lights, occlusion=inputs["occlusion"], background=(0.2, 0.4, 0.6),
+                  resolution=SIZE, antialiased=antialiased)
 
 
 def _loss(out: RenderOutput) -> torch.Tensor:
@@ -80,7 +81,8 @@ def _random_like(name: str, seed: int) -> torch.Tensor:
                        dtype=DTYPE)
 
 
-@pytest.mark.parametrize("name", ["vertices", "texture", "vertex_colors", "light_directions"])
+@pytest.mark.parametrize("name", ["vertices", "texture", "vertex_colors", "light_directions",
+                                  "light_colors", "occlusion"])
 def test_gradient_matches_finite_differences(name: str) -> None:
     _check_directional_derivative(name, _random_like(name, seed=3))
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 
 import pytest
 import torch
 import trimesh
+from render_reference import simple_lights
 
-from text2head.render import Cameras, Lights, render, sample_texture, vertex_normals
+from text2head.render import (
+    Cameras,
+    Lights,
+    display,
+    render,
+    sample_texture,
+    srgb_to_linear,
+    vertex_normals,
+)
+from text2head.render.shading import SKIN_F0, SKIN_LOBES, SKIN_WRAP
 
 
 def test_texture_lookup_hits_texel_centres_with_v_up() -> None:
@@ -37,23 +47,32 @@ def _facing_square() -> tuple[torch.Tensor, torch.Tensor]:
     return vertices, torch.tensor([[0, 1, 2], [0, 2, 3]])
 
 
-def test_headlight_shading_matches_lambert_plus_specular() -> None:
-    # A light behind an orthographic-like distant camera: n.l = n.h = 1 at the centre.
+def _skin_radiance(albedo: torch.Tensor, cosine: float, ambient: float, light: float,
+                   specular: float) -> torch.Tensor:
+    """Hand-computed linear radiance of skin for a camera on the normal and a light at
+    angle acos(cosine) to it (the halfway vector at half that angle)."""
+    wrap = torch.tensor(SKIN_WRAP)
+    direct = light * (cosine + wrap * ((cosine + 1) / 2 - cosine))
+    half = math.cos(math.acos(cosine) / 2)
+    lobes = sum(weight * (power + 8) / 8 * half**power for power, weight in SKIN_LOBES)
+    fresnel = SKIN_F0 + (1 - SKIN_F0) * (1 - half) ** 5
+    return albedo * (ambient + direct) + specular * fresnel * lobes * cosine * light
+
+
+def test_headlight_shading_matches_wrapped_diffuse_plus_two_lobes() -> None:
+    # A distant camera (the view direction is +Z) facing the square: for a light behind it the
+    # centre has n.l = n.h = 1; tilting the light by 60 degrees halves n.l, wraps light past it
+    # per channel and turns the halfway vector by 30 degrees.
     vertices, faces = _facing_square()
-    lights = Lights(torch.tensor([[[0.0, 0.0, 1.0]]]), torch.tensor([[0.5]]),
-                    torch.tensor([0.25]), torch.tensor([0.1]))
     colours = torch.tensor([[[0.2, 0.4, 0.8]]]).expand(1, 4, 3)
-    out = render(vertices, faces, Cameras.look_at_orbit(0.0, 0.0, 100.0, 1.0),
-                 vertex_colors=colours, lights=lights, resolution=9)
-    expected = colours[0, 0] * (0.25 + 0.5) + 0.1 * 0.5
-    torch.testing.assert_close(out.rgb[0, :, 4, 4], expected, rtol=0, atol=1e-4)
-    # Tilting the light by 60 degrees halves the Lambert term and dims the highlight.
-    lights = replace(lights, directions=torch.tensor([[[0.0, 3**0.5, 1.0]]]))
-    out = render(vertices, faces, Cameras.look_at_orbit(0.0, 0.0, 100.0, 1.0),
-                 vertex_colors=colours, lights=lights, resolution=9)
-    halfway = torch.cos(torch.deg2rad(torch.tensor(30.0))) ** 16
-    expected = colours[0, 0] * (0.25 + 0.25) + 0.1 * 0.5 * halfway
-    torch.testing.assert_close(out.rgb[0, :, 4, 4], expected, rtol=0, atol=1e-4)
+    albedo = srgb_to_linear(colours[0, 0])
+    for elevation in (0.0, 60.0):
+        lights = simple_lights(elevation, color=0.5, ambient=0.25, specular=0.1)
+        out = render(vertices, faces, Cameras.look_at_orbit(0.0, 0.0, 100.0, 1.0),
+                     vertex_colors=colours, lights=lights, resolution=9)
+        cosine = math.cos(math.radians(elevation))
+        expected = display(_skin_radiance(albedo, cosine, 0.25, 0.5, 0.1))
+        torch.testing.assert_close(out.rgb[0, :, 4, 4], expected, rtol=0, atol=1e-4)
 
 
 def test_background_image_shows_where_nothing_is_drawn() -> None:

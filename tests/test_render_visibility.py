@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from render_reference import first_hits, head_stand_in, orbit_rays
+from render_reference import first_hits, head_stand_in, orbit_rays, simple_lights
 
-from text2head.render import Cameras, Lights, rasterize, render
+from text2head.render import Cameras, display, linear_to_srgb, rasterize, render, srgb_to_linear
 
 VIEWS = [(0.0, 0.0), (35.0, -20.0), (160.0, 25.0)]  # (yaw, pitch) degrees
 HEIGHT, WIDTH = 48, 64  # not square, so the aspect ratio is exercised
@@ -86,9 +86,14 @@ def test_unit_sphere_renders_as_disc_of_expected_radius() -> None:
     assert out.depth[0, 0, size // 2, size // 2].item() == pytest.approx(distance - 1, abs=1e-3)
 
 
-def _flat_lights() -> Lights:
-    """Ambient light only, so a pixel's colour is its albedo."""
-    return Lights(torch.zeros(1, 1, 3), torch.zeros(1, 1), torch.ones(1), torch.zeros(1))
+# Ambient light only, dim enough that the tone curve's shoulder is never reached: a pixel shows
+# `_flat(albedo)`, which is invertible.
+FLAT = simple_lights(ambient=0.5)
+
+
+def _flat(albedo: torch.Tensor) -> torch.Tensor:
+    """The displayed colour (..., 3) of sRGB albedo under FLAT light."""
+    return display(0.5 * srgb_to_linear(albedo))
 
 
 def _square(size: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -108,7 +113,7 @@ def test_checkerboard_squares_land_where_the_uvs_say() -> None:
     vertices, faces, corner_uvs = _square()
     size, distance, fov = 128, 3.0, 45.0
     out = render(vertices[None], faces, Cameras.look_at_orbit(0.0, 0.0, distance, fov),
-                 corner_uvs=corner_uvs, texture=texture, lights=_flat_lights(), resolution=size)
+                 corner_uvs=corner_uvs, texture=texture, lights=FLAT, resolution=size)
     pixels_per_metre = size / 2 / (distance * math.tan(math.radians(fov) / 2))
     for row in range(squares):
         for column in range(squares):
@@ -116,12 +121,13 @@ def test_checkerboard_squares_land_where_the_uvs_say() -> None:
             y = 1 - (row + 0.5) * 2 / squares
             px = int(size / 2 + x * pixels_per_metre)
             py = int(size / 2 - y * pixels_per_metre)
-            torch.testing.assert_close(out.rgb[0, :, py, px], colours[:, row, column])
+            torch.testing.assert_close(out.rgb[0, :, py, px], _flat(colours[:, row, column]))
 
 
 def test_texture_lookup_is_perspective_correct() -> None:
     # A plane seen at a grazing 60 degrees whose texture encodes (u, v); every pixel must show
-    # the UV of the point its ray hits.
+    # the UV of the point its ray hits. Blue is 0, so the tone curve has no toe offset, and
+    # 0.5 * linear stays below its shoulder: the displayed colour decodes back to the UV.
     resolution = 256
     ramp = (torch.arange(resolution) + 0.5) / resolution
     u = ramp.expand(resolution, -1)
@@ -130,11 +136,11 @@ def test_texture_lookup_is_perspective_correct() -> None:
     vertices, faces, corner_uvs = _square(0.1)
     yaw, distance, fov, size = 60.0, 0.4, 40.0, 96
     out = render(vertices[None], faces, Cameras.look_at_orbit(yaw, 0.0, distance, fov),
-                 corner_uvs=corner_uvs, texture=texture, lights=_flat_lights(), resolution=size)
+                 corner_uvs=corner_uvs, texture=texture, lights=FLAT, resolution=size)
     origin, directions = orbit_rays(yaw, 0.0, distance, fov, size, size)
     t = -origin[2] / directions[:, 2]  # hit of the z = 0 plane
     expected_uv = ((origin[:2] + t[:, None] * directions[:, :2]) / 0.1 + 1) / 2
-    rendered_uv = out.rgb[0, :2].reshape(2, -1).T.numpy()
+    rendered_uv = linear_to_srgb(2 * srgb_to_linear(out.rgb[0, :2].reshape(2, -1).T)).numpy()
     interior = ((expected_uv > 0.02) & (expected_uv < 0.98)).all(1)
     assert interior.sum() > 1000
     assert (out.triangle_id[0].reshape(-1).numpy()[interior] >= 0).all()
