@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from text2head.geometry import vertex_normals
+from text2head.geometry import fit_spheres, vertex_normals
+from text2head.heads.look import EYE_COMPONENTS
 from text2head.heads.occlusion import OcclusionCache
 from text2head.heads.params import HeadParams
 from text2head.heads.strands import FINE_STRANDS, HAIR_STRANDS, fibre_noise, strand_tile
@@ -27,6 +28,12 @@ TILE_OF_PART = {"hair": "hair_strands", "eyebrows": "fine_strands",
                 "eyelashes": "fine_strands", "teeth": "plain", "facial_hair": "beard"}
 STRAND_PARTS = ("hair", "eyebrows", "eyelashes", "facial_hair")  # cut-out, strand shading
 HAIR_SEED, FINE_SEED, BEARD_SEED = 11, 12, 13
+# Hair shades like a volume, not like the cards it is made of: its normals lean this far from
+# the card's own toward the direction out from the head's centre.
+HAIR_VOLUME_NORMALS = 0.7
+# The cornea bulges out of the eyeball: a sphere of this fraction of the eyeball's radius,
+# touching the eyeball's front; the key light's reflection on it is the catchlight.
+CORNEA_RATIO = 0.55
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Scene:
     neighbors: Tensor  # face adjacency for silhouette antialiasing
     part_faces: dict[str, slice]  # which faces belong to each part ("head" included)
     occlusion: Tensor  # (B, N) ambient occlusion, 1 = open (no gradient; see heads.occlusion)
+    eyes: Tensor  # (B, 2, 4) eyeball spheres (centre, radius) for the catchlights
 
     def render_kwargs(self) -> dict[str, Tensor]:
         """Keyword arguments of `render` (besides vertices, faces and cameras)."""
@@ -52,7 +60,7 @@ class Scene:
                 "vertex_colors": self.vertex_colors, "normals": self.normals,
                 "tangents": self.tangents, "cutout_faces": self.cutout_faces,
                 "hair_faces": self.hair_faces, "neighbors": self.neighbors,
-                "occlusion": self.occlusion}
+                "occlusion": self.occlusion, "eyes": self.eyes}
 
 
 class SceneComposer:
@@ -64,6 +72,7 @@ class SceneComposer:
         self._tiles: dict[tuple, Tensor] = {}
         self._topology: dict[tuple, tuple] = {}
         self.occlusion = OcclusionCache(model, scene_vertices)
+        self._eyes = EyeRig(model.template, model.component)
 
     def compose(self, head: HeadParams, decoded) -> Scene:
         """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`)."""
@@ -79,7 +88,7 @@ class SceneComposer:
         for kind in kinds:
             part = decoded.parts[kind]
             colours.append(decoded.part_colours[kind][:, None].expand(part.vertices.shape))
-            normals.append(vertex_normals(part.vertices, part.faces))
+            normals.append(self._normals(kind, part, decoded.vertices))
             tangents.append(self._tangents(kind, part, decoded.rotation))
         density = self.model.hair_value(head.hair, "beard_density")
         return Scene(vertices=vertices, faces=faces, corner_uvs=corner_uvs,
@@ -88,7 +97,8 @@ class SceneComposer:
                      normals=torch.cat(normals, 1), tangents=torch.cat(tangents, 1),
                      cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
                      part_faces=spans,
-                     occlusion=self.occlusion(head, vertices, decoded.rotation, faces, strands))
+                     occlusion=self.occlusion(head, vertices, decoded.rotation, faces, strands),
+                     eyes=self._eyes.corneas(decoded.vertices))
 
     def atlas(self, head_texture: Tensor, beard_density: Tensor) -> Tensor:
         """(B, 4, T, 5T): the head albedo (opaque) beside the part tiles."""
@@ -157,6 +167,19 @@ class SceneComposer:
                                    face_neighbors(all_faces), spans)
         return self._topology[key]
 
+    @staticmethod
+    def _normals(kind: str, part, head_vertices: Tensor) -> Tensor:
+        """(B, P, 3) a part's vertex normals; the hair's lean out from the head's centre."""
+        normals = vertex_normals(part.vertices, part.faces)
+        if kind != "hair":
+            return normals
+        centre = head_vertices.mean(dim=1, keepdim=True)
+        outward = torch.nn.functional.normalize(part.vertices - centre, dim=-1)
+        # Cards are double-sided: lean each normal toward the side of the card facing out.
+        facing = torch.where((normals * outward).sum(-1, keepdim=True) < 0, -normals, normals)
+        return torch.nn.functional.normalize(
+            facing + HAIR_VOLUME_NORMALS * (outward - facing), dim=-1)
+
     def _tangents(self, kind: str, part, rotation: Tensor) -> Tensor:
         """Per-vertex strand direction: down the card's v axis (roots at high v); facial
         hair grows downward on the face."""
@@ -166,6 +189,44 @@ class SceneComposer:
         if kind == "teeth":
             return torch.zeros_like(part.vertices)
         return card_tangents(part.vertices, part.faces, part.corner_uvs)
+
+
+class EyeRig:
+    """Corneas of the posed eyes, from points rigidly attached to each eyeball.
+
+    One eyeball of the mesh lacks its back, so a sphere fitted to its posed vertices is poorly
+    conditioned. Instead the centre and front pole of each eye are fitted once on the template
+    (the complete eye; the other is its mirror image) and written as affine combinations of
+    the eye's vertices, which follow any rigid motion of the eye (gaze, head pose) exactly.
+    """
+
+    def __init__(self, template: Tensor, component: Tensor):
+        self.ids = [torch.nonzero(component == c).squeeze(1) for c in EYE_COMPONENTS]
+        sphere = fit_spheres(template[self.ids[0]][None].double())[0]
+        centre, self.radius = sphere[:3], float(sphere[3])
+        mirror = centre.new_tensor([-1.0, 1.0, 1.0])
+        pole = centre.new_tensor([0.0, 0.0, self.radius])
+        self.weights = [_affine_weights(template[ids].double(), torch.stack(
+            [c, c + pole])).to(template) for ids, c in zip(self.ids, (centre, centre * mirror),
+                                                            strict=True)]
+
+    def corneas(self, vertices: Tensor) -> Tensor:
+        """(B, 2, 4) cornea spheres (centre, radius) of head vertices (B, V, 3)."""
+        spheres = []
+        for ids, weights in zip(self.ids, self.weights, strict=True):
+            centre, pole = (weights.to(vertices) @ vertices[:, ids]).unbind(1)  # (B, 3) each
+            radius = (pole - centre).norm(dim=-1, keepdim=True)
+            forward = (pole - centre) / radius
+            cornea = CORNEA_RATIO * radius
+            spheres.append(torch.cat([centre + (radius - cornea) * forward, cornea], dim=-1))
+        return torch.stack(spheres, dim=1)
+
+
+def _affine_weights(points: Tensor, targets: Tensor) -> Tensor:
+    """(T, P) least-norm weights, each row summing to 1, with weights @ points = targets."""
+    system = torch.cat([points.T, points.new_ones(1, len(points))])  # (4, P)
+    rhs = torch.cat([targets.T, targets.new_ones(1, len(targets))])  # (4, T)
+    return (torch.linalg.pinv(system) @ rhs).T
 
 
 def scene_vertices(decoded) -> Tensor:
