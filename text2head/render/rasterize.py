@@ -29,6 +29,8 @@ _NO_HIT = torch.iinfo(torch.int64).max
 # Row spans are widened by this much relative rounding slack (barycentric units, and pixels), far
 # more than float32 rounding, so that they hold every pixel centre the inside test accepts.
 _SPAN_SLACK = 1e-4
+# Layer hits in one pixel closer than this (relative) are one surface seen twice.
+_SAME_DEPTH = 1e-6
 # Pushes a span bound out of any image (in pixels) while staying finite in float32.
 _FAR = 1e30
 
@@ -162,7 +164,16 @@ def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered:
     pixel, view, face, x, y, depth = (t.index_select(0, rows) for t in (pixel, view, face, x, y,
                                                                           depth))
     order = torch.argsort((pixel << 32) | depth.float().view(torch.int32).long(), stable=True)
-    rank = _rank_in_segment(pixel.index_select(0, order))
+    # A pixel centre on an edge passes the inside test of both triangles sharing it (the
+    # tolerance closes cracks): a card would be composited twice there. Both hits lie at the
+    # same depth, so a hit at the depth of the one before it in its pixel is dropped.
+    sorted_pixel, sorted_depth = pixel.index_select(0, order), depth.index_select(0, order)
+    repeat = torch.zeros_like(sorted_pixel, dtype=torch.bool)
+    repeat[1:] = ((sorted_pixel[1:] == sorted_pixel[:-1])
+                  & (sorted_depth[1:] - sorted_depth[:-1] <= _SAME_DEPTH * sorted_depth[1:]))
+    kept = torch.nonzero(~repeat).squeeze(1)
+    order, sorted_pixel = order.index_select(0, kept), sorted_pixel.index_select(0, kept)
+    rank = _rank_in_segment(sorted_pixel)
     order = order.index_select(0, torch.nonzero(rank < max_layers).squeeze(1))
     pixel, view, face, x, y = (t.index_select(0, order) for t in (pixel, view, face, x, y))
     barycentrics = perspective_barycentrics(screen, w, faces, view, face, x + 0.5, y + 0.5)
