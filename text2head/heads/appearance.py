@@ -15,9 +15,10 @@ from text2head.heads.params import GroupSpec
 from text2head.heads.specs import CHANNELS, EYE_COLOURS, REGION_TINTS
 
 # Relative absorption per unit concentration at the red, green and blue primaries: melanin
-# absorbs more toward blue, oxy-haemoglobin mostly in the green (and blue) band.
+# absorbs more toward blue, oxy-haemoglobin in the green and (its Soret band) the blue, so
+# blood reddens skin without turning it magenta.
 MELANIN_ABSORPTION = (1.4, 1.9, 2.4)
-HAEMOGLOBIN_ABSORPTION = (0.05, 0.9, 0.55)
+HAEMOGLOBIN_ABSORPTION = (0.05, 0.75, 0.8)
 # Linear reflectance of skin without melanin or blood (a pale, slightly yellow tissue).
 BLOODLESS_SKIN = (0.80, 0.70, 0.58)
 LOGIT_EPS = 1e-3

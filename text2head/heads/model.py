@@ -134,7 +134,8 @@ class HeadModel(torch.nn.Module):
         expression = active * uniform(0.0, 0.7, n_expr)
         pose = 5.0 * torch.randn(batch_size, 3, generator=generator)
         appearance = self.specs["appearance"].column("default").expand(batch_size, -1).clone()
-        appearance[:, :2] = uniform(0.0, 1.0, 2)
+        appearance[:, 0] = uniform(0.0, 1.0, 1)[:, 0]  # melanin
+        appearance[:, 1] = uniform(0.15, 0.75, 1)[:, 0]  # haemoglobin: flushed faces are rare
         hair = self.specs["hair"].column("default").expand(batch_size, -1).clone()
         for name, low, high in (("hair_eumelanin", 0.0, 1.0), ("hair_pheomelanin", 0.0, 0.7),
                                 ("hair_volume", 0.25, 0.75), ("hair_length", 0.2, 0.8),
