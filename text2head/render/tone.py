@@ -33,8 +33,8 @@ def linear_to_srgb(linear: Tensor) -> Tensor:
 def pbr_neutral(color: Tensor) -> Tensor:
     """Khronos PBR Neutral tone mapping of linear RGB (..., 3) into [0, 1].
 
-    Colours below the knee keep their hue and, but for a small lift of the blacks' offset
-    (0.04), their value, so albedos read true; brighter ones roll off smoothly toward white.
+    Colours below the knee keep their hue and lose only a small offset (0.04, less near
+    black), so albedos read true; brighter ones roll off smoothly toward white.
     """
     color = color.clamp(min=0)
     x = color.amin(-1, keepdim=True)
