@@ -57,3 +57,25 @@ def test_stated_style_is_kept_unless_clip_clearly_prefers_another(head_model, le
     unstated, _ = choose_styles(head_model, ScriptedGuide(scores, 1), stated, "a goatee",
                                 ("facial_hair",), ("front",), resolution=32)
     assert unstated.styles.facial_hair == "full_beard"  # without `keep`, the best wins
+
+
+class CountingGuide:
+    """Scores each image by its brightness and counts the images it is shown."""
+
+    def __init__(self):
+        self.images = 0
+
+    def clip_score(self, images, prompt):
+        self.images += len(images)
+        return 100 * images.mean(dim=(1, 2, 3))
+
+
+def test_each_head_of_the_style_choice_is_rendered_and_scored_once(head_model):
+    guide = CountingGuide()
+    start = head_model.neutral()
+    head, table = choose_styles(head_model, guide, start, "a face", ("hair", "facial_hair"),
+                                ("front", "left"), resolution=32)
+    hair, beards = (head_model.known_styles[kind] for kind in ("hair", "facial_hair"))
+    # The hair round's winner, with the start's facial hair, is a candidate of the next round.
+    assert guide.images == 2 * (len(hair) + len(beards) - 1)
+    assert table["facial_hair"][start.styles.facial_hair] == table["hair"][head.styles.hair]

@@ -7,12 +7,14 @@ import zipfile
 
 import pytest
 import torch
+from PIL import Image
 
 from text2head import api
 from text2head.bundle import write_head
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, apply_edits, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.guidance.loading import RANDOM_LABEL
+from text2head.optimize import SCORE_VIEWS
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS
 from text2head.studio import (
     WEIGHT_CONTROLS,
@@ -25,6 +27,7 @@ from text2head.studio import (
     status_line,
     weights_line,
 )
+from text2head.studio.handlers import Handlers
 
 CLIP = "random:tiny"
 
@@ -128,6 +131,18 @@ def test_worker_streams_throttled_updates_and_live_weights_reach_the_engine(stud
     assert status_line(updates[-1]).startswith("step 12/12")
     result = studio.session("s1").finish_run(worker)
     assert result.steps_run == 12 and result.files["glb"].is_file()
+    with Image.open(result.files["turntable"]) as turntable:  # big enough to see the eyes
+        assert min(turntable.size) >= 320
+
+
+def test_studio_pictures_are_at_least_384_px_a_view(studio, head_model):
+    """Every picture the studio shows of a head (instant, edited, random, opened, the run's
+    result) is one row of the score views, each at least 384 px."""
+    head = head_model.sample(torch.Generator().manual_seed(3))
+    path = Handlers(studio).picture(studio.session("s1"), head)
+    with Image.open(path) as picture:
+        width, height = picture.size
+    assert height >= 384 and width == len(SCORE_VIEWS) * height
 
 
 def test_stop_ends_the_run_within_a_step_and_keeps_the_best_head(studio):

@@ -56,7 +56,9 @@ class RunConfig:
     seed: int = 0
     resolution: int = 224
     texture_size: int = 256
-    preview_every: int = 5
+    # Scoring the fixed views costs about half a step: every 10 steps keeps a run's time
+    # outside its steps small while the page still gets a new picture every few seconds.
+    preview_every: int = 10
     groups: tuple[str, ...] = OPTIMIZABLE
     view_prompts: bool = False
     yaw_range: tuple[float, float] = (-60.0, 60.0)
@@ -112,7 +114,9 @@ class StepResult:
     losses: dict[str, float]  # every weighted-in term, unweighted, plus "total"
     head: HeadParams  # detached copy of the current parameters
     seconds: float
-    timings: dict[str, float]  # seconds spent in decode, render, clip, backward, optimizer
+    # Seconds spent in decode, render, clip, backward, optimizer, and "preview" (rendering
+    # and scoring the fixed views) when the step was previewed.
+    timings: dict[str, float]
     skipped: bool = False  # the loss was NaN/inf: no update was made
     preview: torch.Tensor | None = None  # (len(SCORE_VIEWS), 3, H, W) every preview_every
     clip_score: float | None = None  # 100 * cos on the fixed views, when previewed
@@ -198,7 +202,9 @@ class Optimization:
             result = self._step(step, leaves, optimizer, weights, generator)
             unscored = result
             if step == 1 or step % config.preview_every == 0 or step == config.steps:
+                previewing = time.perf_counter()
                 self._preview(result, score_cameras)
+                result.timings["preview"] = time.perf_counter() - previewing
                 unscored = None
             result.seconds = time.perf_counter() - started
             yield result

@@ -12,6 +12,7 @@ from dataclasses import replace
 import torch
 
 from text2head.heads import HeadModel, HeadParams
+from text2head.heads.params import Styles
 from text2head.preview import render_head
 from text2head.render import Cameras
 
@@ -30,12 +31,19 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
     head's own style stays unless another beats it by `CLEAR_MARGIN`."""
     cameras = Cameras.named_views(list(views), device=model.template.device)
     scores: dict[str, dict[str, float]] = {}
+    # Per-view scores by styles: only the styles change here, and the winner of one kind is
+    # a candidate of the next, rendered and scored once.
+    seen: dict[Styles, torch.Tensor] = {}
     for kind in kinds:
         candidates = model.known_styles[kind]
-        images = torch.cat([
-            render_head(model, head.with_styles(**{kind: style}), cameras,
-                        resolution=resolution) for style in candidates])
-        per_style = guide.clip_score(images, prompt).view(len(candidates), len(views)).mean(1)
+        heads = [head.with_styles(**{kind: style}) for style in candidates]
+        new = [candidate for candidate in heads if candidate.styles not in seen]
+        if new:
+            images = torch.cat([render_head(model, candidate, cameras, resolution=resolution)
+                                for candidate in new])
+            per_view = guide.clip_score(images, prompt).view(len(new), len(views))
+            seen.update(zip((candidate.styles for candidate in new), per_view, strict=True))
+        per_style = torch.stack([seen[candidate.styles] for candidate in heads]).mean(1)
         scores[kind] = {style: float(s) for style, s in zip(candidates, per_style, strict=True)}
         best = candidates[int(per_style.argmax())]
         stated = getattr(head.styles, kind)

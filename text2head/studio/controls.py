@@ -46,6 +46,7 @@ WEIGHT_CONTROLS = (
     WeightControl("identity_preservation", "Identity preservation (continue mode)", 5.0),
 )
 LEARNING_RATE_RANGE = (0.1, 3.0)  # the "Learning rate ×" slider
+PREVIEW_SIZE = 384  # pixels a view of the studio's preview sheets
 
 
 def run_weights(values: Mapping[str, float], editing: bool) -> dict[str, float]:
@@ -63,8 +64,10 @@ def learning_rates(scale: float) -> dict[str, float]:
 
 
 def preview_image(model: HeadModel, head: HeadParams) -> Image.Image:
-    """The views the run previews, rendered for any head (after an edit or a random draw)."""
-    return contact_sheet(preview_views(model, head, views=SCORE_VIEWS, resolution=224))
+    """The views the run previews, rendered for any head (after an edit, a random draw or
+    at the end of a run) at `PREVIEW_SIZE`, large enough to see the eyes and the hair."""
+    return contact_sheet(preview_views(model, head, views=SCORE_VIEWS,
+                                       resolution=PREVIEW_SIZE))
 
 
 def loss_figure(history: list[dict[str, float]]) -> go.Figure:
