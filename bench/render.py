@@ -10,6 +10,11 @@ The `hair_` figures render the same head under a synthetic shell of hair cards (
 9000 triangles by default, the size of a MakeHuman hair proxy), alpha cut-out and Kajiya-Kay
 shaded, in the same pass; `hair_step_ratio` is (render with hair + CLIP) / (render + CLIP).
 
+The `scene_` figures render what the optimizer and the studio render: the built-in head with
+long hair, a full beard, brows, lashes and teeth (soft composited cards, occlusion, catchlights),
+4 views at 224 under random rigs with gradients (issue 16's limit: <= 0.25 x CLIP's
+forward+backward on the same views), and one 384 px preview view of it (limit: 0.5 s).
+
 Usage: python bench/render.py [--device cpu|cuda] [--repeats N] [--hair-cards N]
 """
 
@@ -31,6 +36,9 @@ from text2head.render import Cameras, Lights, face_neighbors, render
 
 SIZE = 224
 TARGET_RATIO = 0.15  # render / CLIP, 4 views, 2 CPU cores
+SCENE_RATIO_LIMIT = 0.25  # the full head scene's render / CLIP, 4 views
+PREVIEW_LIMIT_MS = 500.0  # one 384 px preview view of the full head scene
+PREVIEW_SIZE = 384
 
 
 def _best_ms(step: Callable[[], None], device: torch.device, repeats: int) -> float:
@@ -99,6 +107,40 @@ def hair_shell(head: Tensor, cards: int = 100, layers: int = 3, segments: int = 
     shade = shade.expand(size, size)
     rgb = torch.tensor([0.35, 0.22, 0.12])[:, None, None] * shade
     return vertices, faces, corner_uvs, tangents, torch.cat([rgb, alpha[None]])[None]
+
+
+def _scene_figures(model: HeadModel, device: torch.device, repeats: int,
+                   clip_ms_4: float) -> dict[str, object]:
+    """Cost of the full head scene: 4 optimizer views with gradients, one 384 px preview."""
+    from text2head.preview import render_composed
+
+    model.to(device)
+    head = model.neutral().with_styles(hair="long01", facial_hair="full_beard")
+    scene = model.scene(head)  # occlusion is baked here, once per shape
+    generator = torch.Generator().manual_seed(4)
+    cameras = Cameras.sample_views(generator, 4, device=device)
+    lights = Lights.random(generator, 4, device=device)
+
+    def optimizer_views() -> None:
+        inputs = {**scene.render_kwargs(),
+                  "texture": scene.texture.detach().clone().requires_grad_(True)}
+        vertices = scene.vertices.detach().clone().requires_grad_(True)
+        render(vertices, scene.faces, cameras, lights=lights, resolution=SIZE,
+               **inputs).rgb.mean().backward()
+
+    def preview_view() -> None:
+        with torch.no_grad():
+            render_composed(model.scene(head), Cameras.named_views(["front"], device=device),
+                            resolution=PREVIEW_SIZE)
+
+    scene_ms = _best_ms(optimizer_views, device, repeats)
+    preview_ms = _best_ms(preview_view, device, repeats)
+    return {"scene_faces": len(scene.faces), "scene_vertices": scene.vertices.shape[1],
+            "scene_render_fwd_bwd_ms_4": scene_ms, "scene_ratio_4": scene_ms / clip_ms_4,
+            "scene_ratio_limit": SCENE_RATIO_LIMIT,
+            "scene_within_limit": scene_ms / clip_ms_4 <= SCENE_RATIO_LIMIT,
+            "preview_384_ms": preview_ms, "preview_limit_ms": PREVIEW_LIMIT_MS,
+            "preview_within_limit": preview_ms <= PREVIEW_LIMIT_MS}
 
 
 def main() -> None:
@@ -188,6 +230,7 @@ def main() -> None:
             / (figures[f"render_fwd_bwd_ms_{n_views}"] + figures[f"clip_fwd_bwd_ms_{n_views}"]))
     figures["target_ratio_4"] = TARGET_RATIO
     figures["meets_target"] = figures["ratio_4"] <= TARGET_RATIO
+    figures.update(_scene_figures(model, device, args.repeats, figures["clip_fwd_bwd_ms_4"]))
     print(json.dumps({key: round(value, 4) if isinstance(value, float) else value
                       for key, value in figures.items()}))
 
