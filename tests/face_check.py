@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from text2head.heads import HeadModel
-from text2head.preview import preview_views
+from text2head.preview import render_scene
+from text2head.render import Cameras
 
 VIEWS = ("front", "three_quarter", "left")
 RESOLUTION = 384  # the studio's preview size
@@ -33,7 +34,7 @@ THRESHOLDS = {"front": 0.9, "three_quarter": 0.9, "left": 0.75}
 MESH_VIEWS = ("front", "three_quarter")
 
 CROP_MARGIN = 0.15  # of the head's larger side, on every side of its bounding box
-BACKGROUND_TOLERANCE = 3 / 255  # a pixel this close to the background colour is background
+BACKGROUND = 255  # the preview's white background
 FIT_TOLERANCE = 0.02  # of the crop's side: how far landmarks may stray outside the head's box
 MIN_FACE_HEIGHT = 0.35  # of the head's height: a mesh smaller than this fits no face
 # Face-mesh landmark indices (MediaPipe's canonical 468-point topology).
@@ -51,20 +52,11 @@ class FaceCheck:
     mesh_fits: bool  # ... and its landmarks fit the head (see mesh_fits)
 
 
-def head_mask(image: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels that are not the (uniform) background, read from the corners; the
-    preview path returns colour only, and its background is one flat colour."""
-    corners = image[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.float32) / 255
-    if np.ptp(corners, axis=0).max() > BACKGROUND_TOLERANCE:
-        raise ValueError("the render's corners differ: the background is not one flat colour")
-    difference = np.abs(image.astype(np.float32) / 255 - corners[0]).max(axis=2)
-    return difference > BACKGROUND_TOLERANCE
-
-
 def crop_to_head(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop around the head's bounding box plus a margin, padded with the background,
-    and the mask cropped alike: the short-range detector expects a face that fills the frame,
-    and the preview views frame the whole head with room around it."""
+    """A square crop around the head's bounding box (mask: the render's coverage) plus a
+    margin, padded with the (white) background, and the mask cropped alike: the short-range
+    detector expects a face that fills the frame, and the preview views frame the whole head
+    with room around it."""
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         raise ValueError("the render shows no head")
@@ -72,7 +64,7 @@ def crop_to_head(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
     side = round(max(bottom - top, right - left) * (1 + 2 * CROP_MARGIN))
     y0 = (top + bottom - side) // 2
     x0 = (left + right - side) // 2
-    crop = np.broadcast_to(image[0, 0], (side, side, 3)).copy()
+    crop = np.full((side, side, 3), BACKGROUND, dtype=image.dtype)
     crop_mask = np.zeros((side, side), dtype=bool)
     ys = slice(max(y0, 0), min(y0 + side, image.shape[0]))
     xs = slice(max(x0, 0), min(x0 + side, image.shape[1]))
@@ -106,10 +98,10 @@ class FaceChecker:
             model_selection=0, min_detection_confidence=0.05)
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
 
-    def check(self, image: np.ndarray) -> FaceCheck:
-        """Detector score and face-mesh fit for one (H, W, 3) uint8 RGB render of a head on a
-        flat background, cropped to the head first."""
-        crop, mask = crop_to_head(image, head_mask(image))
+    def check(self, image: np.ndarray, mask: np.ndarray) -> FaceCheck:
+        """Detector score and face-mesh fit for one (H, W, 3) uint8 RGB render of a head on
+        the white background, cropped to the head (the (H, W) bool mask) first."""
+        crop, mask = crop_to_head(image, mask)
         detections = self._detector.process(crop).detections or []
         score = max((detection.score[0] for detection in detections), default=0.0)
         faces = self._mesh.process(crop).multi_face_landmarks
@@ -127,19 +119,24 @@ class FaceChecker:
 def render_heads(
     model: HeadModel, seeds: Sequence[int] = SEEDS, views: Sequence[str] = VIEWS,
     resolution: int = RESOLUTION,
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """(seed, {view: (H, W, 3) uint8 RGB}) for the random head of each seed, all its views
-    rendered in one batch through the studio's preview path on its default background."""
+) -> Iterator[tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    """(seed, {view: ((H, W, 3) uint8 RGB, (H, W) bool head mask)}) for the random head of each
+    seed, all its views rendered in one batch as the studio's previews are (studio light, white
+    background); the mask is where the render covers the background by half or more."""
     for seed in seeds:
         head = model.sample(torch.Generator().manual_seed(seed))
-        images = preview_views(model, head, views=tuple(views), resolution=resolution)
-        pixels = (images.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-        yield seed, dict(zip(views, pixels, strict=True))
+        with torch.no_grad():
+            out = render_scene(model, head, model.decode(head),
+                               Cameras.named_views(list(views)), resolution=resolution)
+        pixels = (out.rgb.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        masks = out.alpha[:, 0].numpy() >= 0.5
+        yield seed, {view: (image, mask)
+                     for view, image, mask in zip(views, pixels, masks, strict=True)}
 
 
 def check_heads(model: HeadModel, checker: FaceChecker, seeds: Sequence[int] = SEEDS
                 ) -> Iterator[tuple[int, str, np.ndarray, FaceCheck]]:
     """(seed, view, image, FaceCheck) for every view of the random head of each seed."""
     for seed, images in render_heads(model, seeds):
-        for view, image in images.items():
-            yield seed, view, image, checker.check(image)
+        for view, (image, mask) in images.items():
+            yield seed, view, image, checker.check(image, mask)

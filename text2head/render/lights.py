@@ -1,7 +1,7 @@
 """Light rigs: directional lights in the camera's frame plus spherical-harmonic ambient light.
 
 The studio rig is a portrait three-point set-up: a soft key 35 degrees beside and above the
-camera, a fill from the other side at a third of it, a rim light from behind that separates
+camera, a fill from the other side at under half of it, a rim light from behind that separates
 hair, ears and jaw from the background, and a sky-over-floor ambient. The optimizer's random
 rigs vary around it, so CLIP never learns one rig, yet every view stays a plausible photograph.
 """
@@ -23,7 +23,7 @@ _L1_OF_SLOPE = 4 * math.pi / 3 * 0.488603
 
 # Studio rig (camera frame: x right, y up, z toward the viewer), linear light.
 KEY = (35.0, 35.0, 1.25)  # azimuth, elevation in degrees, intensity
-FILL = (-50.0, 10.0, 0.4)
+FILL = (-50.0, 10.0, 0.55)
 RIM = (-160.0, 40.0, 0.9)
 WARM_KEY = (1.0, 0.96, 0.90)
 COOL_FILL = (0.92, 0.96, 1.0)

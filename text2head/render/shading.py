@@ -14,12 +14,13 @@ from .lights import Lights, sh_irradiance, world_directions
 from .rasterize import Fragments, gather_rows
 
 # Skin: light wraps past the terminator per channel (red scatters furthest under the skin),
-# lerp(max(N.l, 0), (N.l + 1) / 2, wrap) as in three.js' skin shader.
-SKIN_WRAP = (0.75, 0.375, 0.1875)
+# lerp(max(N.l, 0), (N.l + 1) / 2, wrap), two thirds of three.js' skin shader's wrap.
+SKIN_WRAP = (0.5, 0.25, 0.125)
 # Two specular lobes (Unreal's dual specular: roughness 0.75 R and 1.3 R, mixed 0.85 / 0.15)
-# for a skin roughness R = 0.5, as Blinn-Phong exponents 2 / alpha^2 - 2 with alpha = r^2;
-# Fresnel reflectance at normal incidence of skin (index 1.4).
-SKIN_LOBES = ((99.0, 0.85), (9.2, 0.15))
+# for a skin roughness R = 0.6 (pores break up the highlight at these sizes), as Blinn-Phong
+# exponents 2 / alpha^2 - 2 with alpha = r^2; Fresnel reflectance at normal incidence of skin
+# (index 1.4).
+SKIN_LOBES = ((46.8, 0.85), (3.4, 0.15))
 SKIN_F0 = 0.028
 # Direct diffuse light is occluded only partly (occlusion maps hold where ambient light is
 # blocked; direct light is blocked by shadows, which this renderer does not cast).
