@@ -193,6 +193,28 @@ def test_hair_shading_gradients_match_finite_differences(seed: int) -> None:
                                               inputs["tangent"].requires_grad_(True)))
 
 
+def test_gloss_scales_only_the_specular_light_with_exact_gradients() -> None:
+    inputs = _shading_inputs(0)
+    lights = Lights.studio(2, dtype=DTYPE)
+
+    def radiance(albedo: torch.Tensor, gloss: torch.Tensor) -> torch.Tensor:
+        return shade(albedo, torch.nn.functional.normalize(inputs["normal"], dim=-1),
+                     inputs["position"], VIEW, CAMERAS.eye, CAMERAS.rotation, lights,
+                     inputs["occlusion"], gloss)
+
+    black = torch.zeros_like(inputs["albedo"])
+    ones = torch.ones(N_PIXELS, 1, dtype=DTYPE)
+    specular = radiance(black, ones)
+    assert specular.max() > 0
+    torch.testing.assert_close(radiance(black, 2 * ones), 2 * specular)
+    diffuse = radiance(inputs["albedo"], ones) - specular
+    torch.testing.assert_close(radiance(inputs["albedo"], 0 * ones), diffuse)
+    gloss = (0.5 + ones * torch.rand(N_PIXELS, 1, dtype=DTYPE,
+                                     generator=torch.Generator().manual_seed(3)))
+    assert torch.autograd.gradcheck(radiance, (inputs["albedo"].requires_grad_(True),
+                                               gloss.requires_grad_(True)))
+
+
 def test_occlusion_darkens_ambient_light_but_not_all_direct_light() -> None:
     inputs = _shading_inputs(0)
     closed, open_ = torch.zeros(N_PIXELS, 1, dtype=DTYPE), torch.ones(N_PIXELS, 1, dtype=DTYPE)

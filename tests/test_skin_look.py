@@ -158,3 +158,18 @@ def test_strand_tiles_are_soft_with_dark_roots(style, hard_ends_coverage):
     middle = (luminance * alpha)[120:160].sum() / weights[120:160].sum()
     assert root < middle - 0.1
     assert abs(alpha.mean() / hard_ends_coverage - 1) < 0.1
+
+
+def test_t_zone_is_glossier_than_the_cheeks(model):
+    """The specular scale per vertex: nose tip and mid forehead above the cheeks."""
+    template, gloss = model.template, model.look.gloss
+    skin = model.component == 0
+    nose_tip = torch.where(skin, template[:, 2], -1.0).argmax()
+    eye_height = template[model.component == 2, 1].mean()
+    forehead = torch.where(skin & (template[:, 1] > eye_height + 0.04) & (template[:, 2] > 0.05),
+                           -template[:, 0].abs(), -1.0).argmax()
+    cheek = (template - template.new_tensor([0.05, float(eye_height) - 0.03, 0.06])).norm(
+        dim=1).masked_fill(~skin, 1.0).argmin()
+    assert gloss[nose_tip] > gloss[cheek] + 0.3
+    assert gloss[forehead] > gloss[cheek] + 0.3
+    assert ((gloss >= 0.7) & (gloss <= 1.4)).all()

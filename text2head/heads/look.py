@@ -26,6 +26,10 @@ from text2head.heads.skin_detail import FaceFrame, SkinDetail
 BROW_PATCH = 0.45  # how far the brow patch moves the skin toward the brow colour
 LASH_LINE = 0.35  # how far the lash line moves the skin toward the lash colour
 EYE_COMPONENTS = (2, 3)
+# Specular scale of the skin from the cheeks to the oily T-zone (forehead, nose, chin), and of
+# the lips.
+SKIN_GLOSS = (0.7, 1.4)
+LIPS_GLOSS = 1.3
 
 
 class TextureLook:
@@ -50,6 +54,7 @@ class TextureLook:
                                           - eye_centres[0], axis=1).max())
         self._lid = upper_lid_margin(faces, template, self.vertex_uvs, component == 0,
                                      eye_centres, eye_radius)
+        self.gloss = self._gloss(template, component, lips)
         self._skin_vertices = template[component == 0]
         self._skin_uvs = self.vertex_uvs[component == 0]
         self._parts = model.parts
@@ -57,6 +62,15 @@ class TextureLook:
             rest, anchors = model.rest_and_anchor_vertices(model.neutral())
         self._neutral_points = torch.cat([rest, anchors], dim=1)
         self._masks: dict[tuple, Tensor] = {}
+
+    def _gloss(self, template: np.ndarray, component: np.ndarray,
+               lips: np.ndarray) -> Tensor:
+        """(V,) specular scale per vertex: an oily T-zone, drier cheeks, moist lips."""
+        skin = component == 0
+        gloss = np.where(skin, SKIN_GLOSS[0] + (SKIN_GLOSS[1] - SKIN_GLOSS[0])
+                         * self.skin.t_zone(template), 1.0)
+        gloss = np.where(skin & (lips > 0.5), LIPS_GLOSS, gloss)
+        return torch.from_numpy(gloss.astype(np.float32))
 
     def modulation(self, identity: Tensor, size: int, gender_index: int = 0,
                    age_index: int = 1) -> Tensor:

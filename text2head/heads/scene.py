@@ -52,7 +52,8 @@ class Scene:
     neighbors: Tensor  # face adjacency for silhouette antialiasing
     part_faces: dict[str, slice]  # which faces belong to each part ("head" included)
     occlusion: Tensor  # (B, N) ambient occlusion, 1 = open (no gradient; see heads.occlusion)
-    eyes: Tensor  # (B, 2, 4) eyeball spheres (centre, radius) for the catchlights
+    eyes: Tensor  # (B, 2, 4) cornea spheres (centre, radius) for the catchlights
+    gloss: Tensor  # (1, N) specular scale: T-zone, lips (see heads.look)
 
     def render_kwargs(self) -> dict[str, Tensor]:
         """Keyword arguments of `render` (besides vertices, faces and cameras)."""
@@ -60,7 +61,7 @@ class Scene:
                 "vertex_colors": self.vertex_colors, "normals": self.normals,
                 "tangents": self.tangents, "cutout_faces": self.cutout_faces,
                 "hair_faces": self.hair_faces, "neighbors": self.neighbors,
-                "occlusion": self.occlusion, "eyes": self.eyes}
+                "occlusion": self.occlusion, "eyes": self.eyes, "gloss": self.gloss}
 
 
 class SceneComposer:
@@ -98,7 +99,8 @@ class SceneComposer:
                      cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
                      part_faces=spans,
                      occlusion=self.occlusion(head, vertices, decoded.rotation, faces, strands),
-                     eyes=self._eyes.corneas(decoded.vertices))
+                     eyes=self._eyes.corneas(decoded.vertices),
+                     gloss=self._gloss(vertices))
 
     def atlas(self, head_texture: Tensor, beard_density: Tensor) -> Tensor:
         """(B, 4, T, 5T): the head albedo (opaque) beside the part tiles."""
@@ -166,6 +168,11 @@ class SceneComposer:
             self._topology[key] = (all_faces, torch.cat(uvs), torch.cat(strands),
                                    face_neighbors(all_faces), spans)
         return self._topology[key]
+
+    def _gloss(self, vertices: Tensor) -> Tensor:
+        """(1, N) the head's specular scale, 1 on the parts."""
+        head = self.model.look.gloss.to(vertices)
+        return torch.cat([head, head.new_ones(vertices.shape[1] - len(head))])[None]
 
     @staticmethod
     def _normals(kind: str, part, head_vertices: Tensor) -> Tensor:

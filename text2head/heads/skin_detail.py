@@ -167,6 +167,19 @@ class SkinDetail:
         nose = _gauss(x, 0.011) * _gauss(y - f.nose_tip[1], 0.014) * (p[..., 2] > f.eye[2])
         return np.clip(cheek + nose + mask["ears"], 0, 1)
 
+    def t_zone(self, p: np.ndarray) -> np.ndarray:
+        """(...) in [0, 1]: the oily T-zone (mid forehead, nose, chin) at positions (..., 3)."""
+        f = self.frame
+        x, y, z = np.abs(p[..., 0]), p[..., 1], p[..., 2]
+        front = smoothstep(f.eye[2] - 0.05, f.eye[2] - 0.02, z)
+        forehead = (_gauss(x, 0.03) * smoothstep(f.eye[1] + 0.01, f.eye[1] + 0.03, y)
+                    * front)
+        bridge_to_tip = smoothstep(f.eye[1] + 0.01, f.nose_tip[1] - 0.005, y)
+        nose = _gauss(x, 0.009) * bridge_to_tip * (y > f.nose_tip[1] - 0.015) * front
+        chin = (_gauss(x, 0.015) * smoothstep(f.mouth_corner[1] - 0.02, f.mouth_corner[1] - 0.03,
+                                              y) * front)
+        return np.clip(forehead + nose + chin, 0, 1)
+
     def _zones(self, p: np.ndarray, mask: dict[str, np.ndarray]) -> np.ndarray:
         """(5, H, W): forehead, red, jaw, and two blotch noises in [-1, 1]."""
         f = self.frame

@@ -40,7 +40,8 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
            antialiased: bool = True, neighbors: Tensor | None = None,
            normals: Tensor | None = None, cutout_faces: Tensor | None = None,
            hair_faces: Tensor | None = None, tangents: Tensor | None = None,
-           occlusion: Tensor | None = None, eyes: Tensor | None = None) -> RenderOutput:
+           occlusion: Tensor | None = None, gloss: Tensor | None = None,
+           eyes: Tensor | None = None) -> RenderOutput:
     """Render vertices (1 or B, V, 3) with faces (F, 3) from B cameras.
 
     Albedo is the texture (1 or B, 3 or 4, Ht, Wt; sRGB, the fourth channel is coverage for
@@ -52,8 +53,9 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     silhouette pixels, which is what gives contour vertices their gradients. `neighbors`
     (from `face_neighbors(faces)`) may be passed to skip recomputing the mesh topology on every
     call, and `normals` (like vertices) when the caller already has the vertex normals.
-    `occlusion` (1 or B, V) is ambient occlusion per vertex (1 = open), `eyes` (1 or B, E, 4)
-    eyeball spheres (centre, radius) that get catchlights from the first (key) light.
+    `occlusion` (1 or B, V) is ambient occlusion per vertex (1 = open), `gloss` (1 or B, V) a
+    specular scale per vertex, `eyes` (1 or B, E, 4) cornea spheres (centre, radius) that get
+    catchlights from the first (key) light.
 
     Cards (hair, eyebrows, eyelashes, beard shells: thin surfaces textured with strands) need
     more. Faces in the (F,) bool mask `cutout_faces` take coverage from the texture's fourth
@@ -75,7 +77,7 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     if texture is not None and (texture.ndim != 4 or texture.shape[1] not in (3, 4)):
         raise ValueError(f"texture must be (1 or B, 3 or 4, Ht, Wt), got {tuple(texture.shape)}")
     _check_cards(vertices, faces, len(cameras), texture, cutout_faces, hair_faces, tangents)
-    _check_lighting(vertices, len(cameras), occlusion, eyes)
+    _check_lighting(vertices, len(cameras), eyes, occlusion=occlusion, gloss=gloss)
     cameras = cameras.to(vertices.device, vertices.dtype)
     lights = (lights or Lights.studio()).to(vertices.device, vertices.dtype)
     n_views = len(cameras)
@@ -84,7 +86,7 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
     if cutout_faces is not None and not bool(cutout_faces.any()):
         cutout_faces = None
     surface = _Surface(vertices, faces, cameras, lights, texture, vertex_colors, normals,
-                       hair_faces, tangents, occlusion)
+                       hair_faces, tangents, occlusion, gloss)
 
     clip = cameras.to_clip(vertices, width / height)
     fragments = rasterize(clip, faces, height, width, cull_backfaces,
@@ -127,12 +129,13 @@ class _Surface:
     def __init__(self, vertices: Tensor, faces: Tensor, cameras: Cameras, lights: Lights,
                  texture: Tensor | None, vertex_colors: Tensor | None, normals: Tensor | None,
                  hair_faces: Tensor | None, tangents: Tensor | None,
-                 occlusion: Tensor | None):
+                 occlusion: Tensor | None, gloss: Tensor | None):
         self.vertices, self.faces, self.cameras, self.lights = vertices, faces, cameras, lights
         self.texture, self.vertex_colors, self.hair_faces = texture, vertex_colors, hair_faces
         self.normals = (vertex_normals(vertices, faces) if normals is None
                         else normals.to(vertices))
         self.occlusion = None if occlusion is None else occlusion.to(vertices)[..., None]
+        self.gloss = None if gloss is None else gloss.to(vertices)[..., None]
         self._hair_light = None
         if hair_faces is not None and bool(hair_faces.any()):
             self._hair_light = _hair_vertex_light(vertices, self.normals, tangents.to(vertices),
@@ -172,11 +175,11 @@ class _Surface:
             # A visible back face is lit from the side the camera sees.
             back = ~fragments.front_facing[view, gather_rows(rows.face, subset)]
             normal = torch.where(back[:, None], -normal, normal)
-        occlusion = (None if self.occlusion is None
-                     else interpolate(self.occlusion, rows, faces, subset))
+        occlusion, gloss = (None if values is None else interpolate(values, rows, faces, subset)
+                            for values in (self.occlusion, self.gloss))
         return shade(gather_rows(albedo, subset), normal,
                      interpolate(self.vertices, rows, faces, subset), view, self.cameras.eye,
-                     self.cameras.rotation, self.lights, occlusion)
+                     self.cameras.rotation, self.lights, occlusion, gloss)
 
 
 def _hair_vertex_light(vertices: Tensor, normals: Tensor, tangents: Tensor,
@@ -207,14 +210,15 @@ def _hair_vertex_light(vertices: Tensor, normals: Tensor, tangents: Tensor,
     return light.new_zeros(n_views, n_vertices, 6).index_copy(1, ids, light)
 
 
-def _check_lighting(vertices: Tensor, n_views: int, occlusion: Tensor | None,
-                    eyes: Tensor | None) -> None:
-    """Raise ValueError naming a malformed occlusion or eyes argument."""
+def _check_lighting(vertices: Tensor, n_views: int, eyes: Tensor | None,
+                    **per_vertex: Tensor | None) -> None:
+    """Raise ValueError naming a malformed per-vertex lighting or eyes argument."""
     n_vertices = vertices.shape[1]
-    if occlusion is not None and (occlusion.ndim != 2 or occlusion.shape[1] != n_vertices
-                                  or len(occlusion) not in (1, n_views)):
-        raise ValueError(f"occlusion must be (1 or {n_views}, {n_vertices}), got "
-                         f"{tuple(occlusion.shape)}")
+    for name, values in per_vertex.items():
+        if values is not None and (values.ndim != 2 or values.shape[1] != n_vertices
+                                   or len(values) not in (1, n_views)):
+            raise ValueError(f"{name} must be (1 or {n_views}, {n_vertices}), got "
+                             f"{tuple(values.shape)}")
     if eyes is not None and (eyes.ndim != 3 or eyes.shape[-1] != 4
                              or len(eyes) not in (1, n_views)):
         raise ValueError(f"eyes must be (1 or {n_views}, E, 4), got {tuple(eyes.shape)}")

@@ -97,12 +97,14 @@ def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
 
 
 def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
-          camera_rotation: Tensor, lights: Lights, occlusion: Tensor | None = None) -> Tensor:
+          camera_rotation: Tensor, lights: Lights, occlusion: Tensor | None = None,
+          gloss: Tensor | None = None) -> Tensor:
     """Linear radiance (N, 3) of skin-like pixels: wrapped diffuse, SH ambient, two lobes.
 
     albedo (linear), normal (unit) and world position are (N, 3); view (N,) picks each pixel's
     camera eye (B, 3), world-to-view rotation (B, 3, 3) and light set; occlusion (N, 1) in
-    [0, 1] dims ambient light fully, specular light squared and direct light partly.
+    [0, 1] dims ambient light fully, specular light squared and direct light partly; gloss
+    (N, 1) scales the specular light (an oily T-zone, moist lips).
     """
     to_light, color, ambient, to_eye = _light_rows(normal, position, view, eye,
                                                    camera_rotation, lights)
@@ -119,6 +121,8 @@ def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: T
     fresnel = SKIN_F0 + (1 - SKIN_F0) * grazing
     specular = (fresnel * lobes * lit * color).sum(1)
     scale = gather_rows(lights.specular, batch_rows(view, len(lights)))[:, None]
+    if gloss is not None:
+        scale = scale * gloss
     return albedo * diffuse + scale * specular * open_**2
 
 
