@@ -262,11 +262,11 @@ def _disc_radius() -> torch.Tensor:
 
 
 def test_studio_key_lights_its_side_more_than_the_fill() -> None:
-    # Bands on the sphere's equator, 0.3 to 0.8 radii right and left of the centre: the key is
-    # 35 degrees to the right, the fill (a third of it) 50 degrees to the left. Mirroring the
-    # rig swaps the sides.
+    # Bands above the sphere's equator, 0.3 to 0.8 radii right and left of the centre: the key
+    # is 35 degrees to the right and 35 up, the fill (under half of it) 50 degrees to the left
+    # and 10 up. Mirroring the rig swaps the sides.
     x, y = _disc_coordinates()
-    right = (x > 0.3) & (x < 0.8) & (y.abs() < 0.3)
+    right = (x > 0.3) & (x < 0.8) & (y > -0.6) & (y < -0.1)  # y grows downward
     left = right.flip(1)
     studio = Lights.studio()
     mirrored = Lights(studio.directions * torch.tensor([-1.0, 1.0, 1.0]), studio.colors,

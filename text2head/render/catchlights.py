@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.nn.functional import normalize
 
 from .cameras import Cameras
-from .lights import KEY, Lights, world_directions
+from .lights import KEY, WARM_KEY, Lights, world_directions
 from .rasterize import Fragments, to_screen
 
 # Sprite brightness (display units) under the studio key, and its radius at 224 px.
@@ -40,7 +40,8 @@ def catchlights(eyes: Tensor, cameras: Cameras, lights: Lights, fragments: Fragm
     clip = cameras.to_clip(glint, width / height)
     screen = to_screen(clip, height, width)  # (B, E, 2)
     visible = _unoccluded(screen.detach(), clip[..., 3].detach(), radius[..., 0], fragments)
-    strength = (lights.colors[:, 0].mean(-1) / KEY[2]).clamp(0, 1.5).expand(n_views)
+    studio_key = KEY[2] * sum(WARM_KEY) / 3
+    strength = (lights.colors[:, 0].mean(-1) / studio_key).clamp(0, 1.5).expand(n_views)
     sigma = SIGMA_PIXELS_AT_224 * max(height, width) / 224
     ys = torch.arange(height, dtype=screen.dtype, device=screen.device) + 0.5
     xs = torch.arange(width, dtype=screen.dtype, device=screen.device) + 0.5
