@@ -24,10 +24,12 @@ def render_scene(
     resolution: int = 256,
     background=1.0,
     lights: Lights | None = None,
+    occlusion: bool = True,
 ) -> RenderOutput:
-    """Render a decoded head (batch of one) with all its parts from every camera."""
-    return render_composed(model.scene(head, decoded), cameras, resolution=resolution,
-                           background=background, lights=lights)
+    """Render a decoded head (batch of one) with all its parts from every camera (with its
+    ambient occlusion unless told otherwise)."""
+    return render_composed(model.scene(head, decoded, occlusion=occlusion), cameras,
+                           resolution=resolution, background=background, lights=lights)
 
 
 def render_composed(
@@ -54,13 +56,14 @@ def render_head(
     resolution: int = 256,
     background: float = 1.0,
     lights: Lights | None = None,
+    occlusion: bool = True,
 ) -> torch.Tensor:
     """(N, 3, H, W) images of the first head, one per camera (decoded here unless given)."""
     head = head.select(0)
     if decoded is None:
         decoded = model.decode(head)
     return render_scene(model, head, decoded, cameras, resolution=resolution,
-                        background=background, lights=lights).rgb
+                        background=background, lights=lights, occlusion=occlusion).rgb
 
 
 def preview_views(

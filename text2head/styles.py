@@ -39,8 +39,10 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
         heads = [head.with_styles(**{kind: style}) for style in candidates]
         new = [candidate for candidate in heads if candidate.styles not in seen]
         if new:
-            images = torch.cat([render_head(model, candidate, cameras, resolution=resolution)
-                                for candidate in new])
+            # Without ambient occlusion: a bake per candidate would cost about a second each,
+            # and every candidate is compared under the same light anyway.
+            images = torch.cat([render_head(model, candidate, cameras, resolution=resolution,
+                                            occlusion=False) for candidate in new])
             per_view = guide.clip_score(images, prompt).view(len(new), len(views))
             seen.update(zip((candidate.styles for candidate in new), per_view, strict=True))
         per_style = torch.stack([seen[candidate.styles] for candidate in heads]).mean(1)

@@ -244,9 +244,12 @@ class HeadModel(torch.nn.Module):
         weights = blendshapes.variation_weights(phenotypes, self._variation_features)
         return blendshapes.phenotype_products(weights, self.phenotype_mask)
 
-    def scene(self, head: HeadParams, decoded: HeadOutput | None = None) -> Scene:
-        """The head and its parts as one renderable mesh (see `text2head.heads.scene`)."""
-        return self._scenes.compose(head, self.decode(head) if decoded is None else decoded)
+    def scene(self, head: HeadParams, decoded: HeadOutput | None = None, *,
+              occlusion: bool = True) -> Scene:
+        """The head and its parts as one renderable mesh (see `text2head.heads.scene`);
+        without `occlusion`, no ambient occlusion is baked (a bake costs about a second)."""
+        return self._scenes.compose(head, self.decode(head) if decoded is None else decoded,
+                                    occlusion=occlusion)
 
     def scene_tile(self, kind: str, size: int, head: HeadParams) -> torch.Tensor:
         """(4, size, size) luminance and alpha a strand part is textured with (for export)."""

@@ -21,14 +21,14 @@ from torch import Tensor
 
 from text2head.geometry import vertex_normals
 
-RAYS = 32  # cosine-weighted directions per vertex
+RAYS = 16  # cosine-weighted directions per vertex (occlusion is smooth; a bake is per shape)
 REACH = 0.08  # metres (about a third of a head): hits this far away no longer occlude
 ORIGIN_OFFSET = 1e-4  # metres along the normal, so a ray does not start inside its own faces
 STEP = 1e-5  # metres a ray moves past a face it goes through
 STRAND_OPACITY = 0.5  # hair, brows, lashes and beard shells let half the light through
 MAX_LAYERS = 6  # faces followed along one ray (strand layers, the ray's own card)
 JAW = "jawOpen"  # the expression whose two extremes are baked and blended
-REFRESH_DISTANCE = 0.002  # metres a vertex may move before the bake is redone
+REFRESH_DISTANCE = 0.004  # metres a vertex may move before the bake is redone
 CACHE_SIZE = 4  # heads kept (the run's head, a reference, a start head, ...)
 ENDPOINT_TEXTURE_SIZE = 8  # the jaw extremes are decoded for geometry only
 

@@ -51,7 +51,7 @@ class Scene:
     hair_faces: Tensor  # (F,) bool
     neighbors: Tensor  # face adjacency for silhouette antialiasing
     part_faces: dict[str, slice]  # which faces belong to each part ("head" included)
-    occlusion: Tensor  # (B, N) ambient occlusion, 1 = open (no gradient; see heads.occlusion)
+    occlusion: Tensor | None  # (B, N) ambient occlusion, 1 = open (see heads.occlusion)
     eyes: Tensor  # (B, 2, 4) cornea spheres (centre, radius) for the catchlights
     gloss: Tensor  # (1, N) specular scale: T-zone, lips (see heads.look)
 
@@ -75,8 +75,9 @@ class SceneComposer:
         self.occlusion = OcclusionCache(model, scene_vertices)
         self._eyes = EyeRig(model.template, model.component)
 
-    def compose(self, head: HeadParams, decoded) -> Scene:
-        """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`)."""
+    def compose(self, head: HeadParams, decoded, occlusion: bool = True) -> Scene:
+        """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`), with its
+        ambient occlusion unless told otherwise."""
         kinds = list(decoded.parts)
         size = decoded.texture.shape[-1]
         # Strand faces (hair, brows, lashes, beard) are both cut out and strand-shaded.
@@ -98,7 +99,8 @@ class SceneComposer:
                      normals=torch.cat(normals, 1), tangents=torch.cat(tangents, 1),
                      cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
                      part_faces=spans,
-                     occlusion=self.occlusion(head, vertices, decoded.rotation, faces, strands),
+                     occlusion=(self.occlusion(head, vertices, decoded.rotation, faces, strands)
+                                if occlusion else None),
                      eyes=self._eyes.corneas(decoded.vertices),
                      gloss=self._gloss(vertices))
 
