@@ -89,15 +89,27 @@ def test_a_fringe_darkens_the_forehead(head_model, neutral, regions):
 def test_the_jaw_blend_follows_the_opening(head_model, regions):
     composer = SceneComposer(head_model)
     head = head_model.neutral()
-    closed, half, opened = (composer.compose(h, head_model.decode(h)) for h in
-                            (with_jaw(head_model, head, j) for j in (0.0, 0.5, 1.0)))
-    assert composer.occlusion.bakes == 1  # moving the jaw alone needs no new bake
+    # A head with its jaw open bakes both extremes; moving the jaw then needs no new bake.
+    half, closed, opened = (composer.compose(h, head_model.decode(h)) for h in
+                            (with_jaw(head_model, head, j) for j in (0.5, 0.0, 1.0)))
+    assert composer.occlusion.bakes == 1
     mouth = regions["inside_mouth"]
     change = (opened.occlusion[0, : len(mouth)] - closed.occlusion[0, : len(mouth)])[mouth]
     assert change.abs().mean() > 0.05
     assert torch.allclose(half.occlusion, (closed.occlusion + opened.occlusion) / 2, atol=1e-6)
     exact = ambient_occlusion(opened.vertices, opened.faces, opened.hair_faces)
     assert torch.allclose(opened.occlusion, exact, atol=1e-5)
+
+
+def test_a_closed_jaw_bakes_the_scene_as_it_is_until_the_jaw_opens(head_model):
+    composer = SceneComposer(head_model)
+    head = head_model.neutral()
+    closed = composer.compose(head, head_model.decode(head))
+    exact = ambient_occlusion(closed.vertices, closed.faces, closed.hair_faces)
+    assert torch.allclose(closed.occlusion, exact, atol=1e-5)
+    opened = with_jaw(head_model, head, 1.0)
+    composer.compose(opened, head_model.decode(opened))
+    assert composer.occlusion.bakes == 2
 
 
 def test_the_cache_bakes_only_when_the_shape_moves(head_model):

@@ -180,10 +180,11 @@ class OcclusionCache:
     than `REFRESH_DISTANCE` since its bake (a bake costs two geometry decodes and two ray
     casts; the optimizer composes a scene every step).
 
-    Each bake covers the head with its jaw closed and fully open, and the occlusion is blended
-    by jawOpen: the mouth's inside changes most as the jaw opens, and with both extremes
-    baked, moving the jaw never forces a new bake on its own. The `size` most recently used
-    bakes are kept, so a few heads can alternate; `bakes` counts the bakes made.
+    A bake of a head whose jaw is open covers it with its jaw closed and fully open, and the
+    occlusion is blended by jawOpen: the mouth's inside changes most as the jaw opens, and with
+    both extremes baked, moving the jaw never forces a new bake on its own. A closed jaw bakes
+    the scene as it is; opening it later by more than `REFRESH_DISTANCE` bakes both. The `size`
+    most recently used bakes are kept, so a few heads can alternate; `bakes` counts them.
     """
 
     def __init__(self, model, scene_vertices: Callable, size: int = CACHE_SIZE):
@@ -212,6 +213,13 @@ class OcclusionCache:
 
     def _bake(self, head, faces: Tensor, strand_faces: Tensor, shape: Tensor,
               jaw: Tensor) -> _Bake:
+        self.bakes += 1
+        if not bool(jaw.any()):
+            # A closed jaw (most heads): the scene itself is the closed extreme, and the open
+            # one is baked only once the jaw has moved enough to need it.
+            closed = ambient_occlusion(shape, faces, strand_faces)
+            return _Bake(faces, strand_faces, jaw, shape, torch.zeros_like(shape), closed,
+                         closed)
         extremes = []
         for value in (0.0, 1.0):
             expression = head.expression.detach().clone()
@@ -221,5 +229,4 @@ class OcclusionCache:
             extremes.append(self.scene_vertices(decoded).to(shape) @ decoded.rotation.to(shape))
         closed, opened = ambient_occlusion(torch.cat(extremes), faces, strand_faces).split(
             len(shape))
-        self.bakes += 1
         return _Bake(faces, strand_faces, jaw, shape, extremes[1] - extremes[0], closed, opened)
