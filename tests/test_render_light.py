@@ -84,6 +84,15 @@ def test_pbr_neutral_gradient_matches_finite_differences(color: tuple[float, ...
                                                               requires_grad=True))
 
 
+def test_pbr_neutral_gradient_is_finite_where_the_unused_branch_is_singular() -> None:
+    # After the 0.04 offset a peak of 0.52 zeroes the compressed branch's denominator; that
+    # branch is not taken there, and must not leak NaN into the gradient (a run's head went
+    # NaN through it).
+    color = torch.tensor([[0.56, 0.3, 0.2]], dtype=torch.float64, requires_grad=True)
+    pbr_neutral(color).sum().backward()
+    assert torch.isfinite(color.grad).all()
+
+
 def test_pbr_neutral_slope_is_continuous_across_the_knee() -> None:
     # One-sided slopes at the knee agree: the shoulder starts without a kink.
     slopes = [torch.autograd.functional.jacobian(pbr_neutral, torch.tensor(

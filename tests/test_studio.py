@@ -204,7 +204,7 @@ def test_downloads_zip_the_obj_with_its_material_and_texture(head_model, tmp_pat
     with zipfile.ZipFile(downloads.obj_zip) as archive:  # the neutral head: brows, lashes, teeth
         assert sorted(archive.namelist()) == ["head.mtl", "head.obj", "head.png",
                                               "head_eyebrows.png", "head_eyelashes.png",
-                                              "head_teeth.png"]
+                                              "head_normal.png", "head_teeth.png"]
         material = archive.read("head.mtl").decode()
         assert "map_Kd head.png" in material and "map_d head_eyebrows.png" in material
     assert downloads.glb.suffix == ".glb" and downloads.params.name == "params.json"

@@ -20,6 +20,8 @@ from .shading import interpolate_corners
 
 # Coverage below this is invisible (1/256): such fragments are dropped before shading.
 MIN_COVERAGE = 1.0 / 256
+# Coverage within this of 1 is 1.
+_ROUNDING = 1e-5
 # Mip levels stop where a square tile of the atlas would be smaller than this many texels.
 _SMALLEST_TILE = 4
 
@@ -66,6 +68,8 @@ def sample_coverage(pyramid: list[Tensor], view: Tensor, uv: Tensor,
             premultiplied = premultiplied.index_add(0, rows, weight[rows, None] * samples)
     alpha = premultiplied[:, 3]
     color = premultiplied[:, :3] / alpha.clamp(min=MIN_COVERAGE)[:, None]
+    # Bilinear weights sum to 1 only up to rounding: an opaque texel must stay opaque.
+    alpha = torch.where(alpha > 1 - _ROUNDING, torch.ones_like(alpha), alpha)
     return color.clamp(0, 1), alpha.clamp(0, 1)
 
 

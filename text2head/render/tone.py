@@ -42,9 +42,12 @@ def pbr_neutral(color: Tensor) -> Tensor:
     color = color - offset
     peak = color.amax(-1, keepdim=True)
     knee = 1 - _START_COMPRESSION
-    new_peak = 1 - knee * knee / (peak + knee - _START_COMPRESSION)
-    compressed = color * (new_peak / peak.clamp(min=1e-6))
-    blend = 1 - 1 / (_DESATURATION * (peak - new_peak) + 1)
+    # The compressed branch only ever sees peaks above the knee: below it, its division would
+    # blow up, and torch.where would turn that into NaN gradients though it is not chosen.
+    high = peak.clamp(min=_START_COMPRESSION)
+    new_peak = 1 - knee * knee / (high + knee - _START_COMPRESSION)
+    compressed = color * (new_peak / high)
+    blend = 1 - 1 / (_DESATURATION * (high - new_peak) + 1)
     compressed = compressed + blend * (new_peak - compressed)
     return torch.where(peak < _START_COMPRESSION, color, compressed)
 
