@@ -17,7 +17,8 @@ from head_parts import hair
 from test_export import read_accessor
 
 from text2head.export import export_all, export_glb
-from text2head.occlusion_bake import IN_BASE_COLOUR, base_colour_texture, linear_from_srgb
+from text2head.occlusion_bake import IN_BASE_COLOUR, base_colour_texture
+from text2head.render.tone import srgb_to_linear
 from text2head.tangents import vertex_tangents
 
 SIZE = 64
@@ -100,8 +101,10 @@ def test_occlusion_darkens_the_albedo_partly(looked_parts):
     head = looked_parts[0]
     shaded = base_colour_texture(head)
     occlusion = np.asarray(head.occlusion_texture, np.float32) / 255  # same size as texture
-    ratio = linear_from_srgb(shaded / 255.0) / np.maximum(linear_from_srgb(head.texture / 255),
-                                                          1e-6)
+    def linear(image: np.ndarray) -> np.ndarray:
+        return srgb_to_linear(torch.from_numpy(image / 255.0)).numpy()
+
+    ratio = linear(shaded) / np.maximum(linear(head.texture), 1e-6)
     lit = head.texture.min(axis=2) > 64  # away from quantisation noise of dark texels
     expected = 1 - IN_BASE_COLOUR * (1 - occlusion)
     np.testing.assert_allclose(ratio[lit], np.repeat(expected[lit][:, None], 3, 1), atol=0.03)

@@ -10,9 +10,11 @@ viewer that does apply the map darkens them twice as much as they should be.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
 from text2head.mesh import TexturedMesh
+from text2head.render.tone import linear_to_srgb, srgb_to_linear
 
 IN_BASE_COLOUR = 0.4  # albedo * lerp(1, occlusion, this); the full occlusion goes in the map
 
@@ -33,7 +35,7 @@ def base_colour_texture(mesh: TexturedMesh) -> np.ndarray:
         occlusion = np.asarray(Image.fromarray(occlusion).resize(
             (width, height), Image.Resampling.BILINEAR))
     factor = occlusion_factor(occlusion.astype(np.float32) / 255.0)[..., None]
-    rgb = srgb_from_linear(linear_from_srgb(mesh.texture[..., :3] / 255.0) * factor)
+    rgb = _darkened(mesh.texture[..., :3] / np.float32(255.0), factor)
     shaded = mesh.texture.copy()
     shaded[..., :3] = np.round(rgb * 255.0).astype(np.uint8)
     return shaded
@@ -44,15 +46,10 @@ def base_colour_vertices(mesh: TexturedMesh) -> np.ndarray:
     colours = np.clip(mesh.vertex_colors.astype(np.float32), 0.0, 1.0)
     if mesh.occlusion is None:
         return colours
-    linear = linear_from_srgb(colours) * occlusion_factor(mesh.occlusion)[:, None]
-    return srgb_from_linear(linear).astype(np.float32)
+    return _darkened(colours, occlusion_factor(mesh.occlusion)[:, None])
 
 
-def linear_from_srgb(srgb: np.ndarray) -> np.ndarray:
-    srgb = np.asarray(srgb, dtype=np.float32)
-    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-
-
-def srgb_from_linear(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(linear, 0.0, 1.0)
-    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+def _darkened(srgb: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """sRGB colours (float32) times a linear-light factor, as float32 sRGB."""
+    linear = srgb_to_linear(torch.from_numpy(np.asarray(srgb, dtype=np.float32)))
+    return linear_to_srgb(linear * torch.from_numpy(np.asarray(factor, np.float32))).numpy()

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from text2head.heads.params import GroupSpec
 from text2head.heads.specs import CHANNELS, EYE_COLOURS, REGION_TINTS
+from text2head.render.tone import linear_to_srgb
 
 # Relative absorption per unit concentration at the red, green and blue primaries: melanin
 # absorbs more toward blue, oxy-haemoglobin in the green and (its Soret band) the blue, so
@@ -24,22 +25,13 @@ BLOODLESS_SKIN = (0.80, 0.70, 0.58)
 LOGIT_EPS = 1e-3
 
 
-def srgb_from_linear(linear: torch.Tensor) -> torch.Tensor:
-    linear = linear.clamp(0.0, 1.0)
-    return torch.where(
-        linear <= 0.0031308,
-        12.92 * linear,
-        1.055 * linear.clamp_min(0.0031308) ** (1 / 2.4) - 0.055,
-    )
-
-
 def skin_colour(melanin: torch.Tensor, haemoglobin: torch.Tensor) -> torch.Tensor:
     """sRGB skin colour (B, 3) from melanin and haemoglobin in [0, 1] (Beer-Lambert)."""
     like = melanin[:, None]
     absorbance = melanin[:, None] * like.new_tensor(MELANIN_ABSORPTION) + haemoglobin[
         :, None
     ] * like.new_tensor(HAEMOGLOBIN_ABSORPTION)
-    return srgb_from_linear(like.new_tensor(BLOODLESS_SKIN) * torch.exp(-absorbance))
+    return linear_to_srgb(like.new_tensor(BLOODLESS_SKIN) * torch.exp(-absorbance))
 
 
 class AlbedoModel:

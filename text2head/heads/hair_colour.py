@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from text2head.heads.appearance import srgb_from_linear
+from text2head.render.tone import linear_to_srgb
 
 EUMELANIN_ABSORPTION = (0.419, 0.697, 1.37)
 PHEOMELANIN_ABSORPTION = (0.187, 0.4, 1.05)
@@ -32,4 +32,4 @@ def hair_colour(eumelanin: torch.Tensor, pheomelanin: torch.Tensor,
                   * like.new_tensor(PHEOMELANIN_ABSORPTION))
     pigmented = FIBRE_REFLECTANCE * torch.exp(-absorbance) + SURFACE_REFLECTANCE
     grey = grey[:, None]
-    return srgb_from_linear((1 - grey) * pigmented + grey * like.new_tensor(UNPIGMENTED))
+    return linear_to_srgb((1 - grey) * pigmented + grey * like.new_tensor(UNPIGMENTED))
