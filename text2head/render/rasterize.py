@@ -113,11 +113,11 @@ def rasterize(clip: Tensor, faces: Tensor, height: int, width: int,
     faces = faces.long()
     screen = to_screen(clip, height, width)
     w = clip[..., 3]
-    keep, front_facing = _drawn(screen.detach(), w.detach(), faces, cull_backfaces,
-                                double_sided)
+    corners = _corners(screen.detach(), w.detach(), faces)
+    keep, front_facing = _drawn(*corners, cull_backfaces, double_sided)
     if hidden is not None:
         keep &= ~hidden
-    candidates = _candidates(screen.detach(), w.detach(), faces, height, width, keep)
+    candidates = _candidates(*corners, height, width, keep)
     triangle_id, depth = _nearest(candidates, len(clip), height, width)
 
     pixels = torch.nonzero(triangle_id.reshape(-1) >= 0).squeeze(1)
@@ -155,9 +155,9 @@ def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered:
     faces = faces.long()
     height, width = fragments.triangle_id.shape[1:]
     screen, w = fragments.screen, clip[..., 3]
-    keep, _ = _drawn(screen.detach(), w.detach(), faces, False, None)
-    view, face, x, y, _, _, depth = _candidates(screen.detach(), w.detach(), faces, height,
-                                                width, keep & layered)
+    corners = _corners(screen.detach(), w.detach(), faces)
+    keep, _ = _drawn(*corners, False, None)
+    view, face, x, y, _, _, depth = _candidates(*corners, height, width, keep & layered)
     pixel = view * (height * width) + y.long() * width + x.long()
     in_front = depth < fragments.depth.reshape(-1).index_select(0, pixel)
     rows = torch.nonzero(in_front).squeeze(1)
@@ -279,12 +279,16 @@ def _span_bounds(x0: Tensor, y0: Tensor, gradients: Sequence[Tensor], low_y: Ten
     return torch.stack(lower + upper + betas)
 
 
-def _drawn(screen: Tensor, w: Tensor, faces: Tensor, cull_backfaces: bool,
+def _corners(screen: Tensor, w: Tensor, faces: Tensor) -> tuple[Tensor, Tensor]:
+    """Screen positions (B, F, 3, 2) and clip w (B, F, 3) of every face's corners."""
+    n_views, n_faces = screen.shape[0], len(faces)
+    return (screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2),
+            w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3))
+
+
+def _drawn(corners: Tensor, corner_w: Tensor, cull_backfaces: bool,
            double_sided: Tensor | None) -> tuple[Tensor, Tensor]:
     """(B, F) bool of the triangles that can be seen, and (B, F) bool front facing."""
-    n_views, n_faces = screen.shape[0], len(faces)
-    corners = screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2)
-    corner_w = w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3)
     area = signed_areas(corners)
     front_facing = area < 0
     keep = (corner_w > 0).all(-1) & (area != 0)
@@ -294,14 +298,12 @@ def _drawn(screen: Tensor, w: Tensor, faces: Tensor, cull_backfaces: bool,
 
 
 @torch.no_grad()
-def _candidates(screen: Tensor, w: Tensor, faces: Tensor, height: int, width: int,
+def _candidates(corners: Tensor, corner_w: Tensor, height: int, width: int,
                 keep: Tensor) -> tuple[Tensor, ...]:
     """Every (view, face, pixel) whose pixel centre lies inside a kept triangle (B, F) bool:
     view, face, pixel column x and row y (integer-valued floats), the screen barycentrics l1,
     l2 of the second and third corners, and the depth, as (K,) tensors."""
-    n_views, n_faces = screen.shape[0], len(faces)
-    corners = screen.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3, 2)
-    corner_w = w.index_select(1, faces.reshape(-1)).view(n_views, n_faces, 3)
+    n_faces = corner_w.shape[1]
     entries = torch.nonzero(keep.view(-1)).squeeze(1)
     view, face = entries // n_faces, entries % n_faces
     # Per-entry values as contiguous columns: fast arithmetic, and a 1-D index_select (the
