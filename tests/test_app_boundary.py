@@ -8,6 +8,7 @@ its sessions in Gradio's cache folder, as `python app.py` does."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -159,7 +160,10 @@ def test_nan_during_a_run_is_refused_and_the_run_goes_on(app):
         final = job.result(timeout=SECONDS)
     finally:
         client.close()
-    assert "Done (stopped)" in final[2] and "longer than CLIP reads" not in final[2]
+    # The run either took the Stop or, on a fast machine, finished its 300 steps first:
+    # both mean the refused NaN left it running to a normal end.
+    assert re.search(r"Done (\(stopped\)|: 300 steps)", final[2]), final[2]
+    assert "longer than CLIP reads" not in final[2]
     assert not any("nan" in (output[3] or "") for output in job.outputs())
 
 
