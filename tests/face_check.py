@@ -21,7 +21,7 @@ import mediapipe as mp
 import numpy as np
 import torch
 
-from text2head.heads import HeadModel
+from text2head.heads import HeadModel, HeadParams
 from text2head.preview import render_scene
 from text2head.render import Cameras
 
@@ -41,6 +41,13 @@ MIN_FACE_HEIGHT = 0.35  # of the head's height: a mesh smaller than this fits no
 EYES = (33, 133, 159, 145, 263, 362, 386, 374)  # corners and lids of both eyes
 NOSE_TIP = 1
 MOUTH = (13, 14, 61, 291)  # inner lips and corners
+# The expression measures' landmarks (issue 17): the person's right then left side.
+INNER_LIPS = (13, 14)  # middle of the upper and of the lower inner lip
+MOUTH_CORNERS = (61, 291)
+EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) lid of each eye
+OUTER_EYE_CORNERS = (33, 263)
+INNER_EYE_CORNERS = (133, 362)
+INNER_BROWS = (107, 336)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,43 @@ def mesh_fits(landmarks: np.ndarray, mask: np.ndarray) -> bool:
     return inside and bool(sized) and ordered
 
 
+@dataclass(frozen=True)
+class FaceMeasures:
+    """An expression's geometry in a front view, each a length over the distance between the
+    outer eye corners (so that it does not depend on the head's size in the image); positive
+    `corner_lift` is corners above the mouth's centre."""
+
+    mouth_open: float  # inner lips apart
+    mouth_width: float  # corner to corner
+    corner_lift: float  # the mouth's centre below its corners
+    eye_open: float  # lids apart, both eyes' mean
+    brow_height: float  # inner brow above the inner eye corner, both sides' mean
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def measure_face(landmarks: np.ndarray) -> FaceMeasures:
+    """The expression measures of (468, 2) face-mesh landmarks in pixels (image y grows
+    downward)."""
+    def y(index: int) -> float:
+        return float(landmarks[index, 1])
+
+    def distance(a: int, b: int) -> float:
+        return float(np.linalg.norm(landmarks[a] - landmarks[b]))
+
+    scale = distance(*OUTER_EYE_CORNERS)
+    centre = (y(INNER_LIPS[0]) + y(INNER_LIPS[1])) / 2
+    return FaceMeasures(
+        mouth_open=distance(*INNER_LIPS) / scale,
+        mouth_width=distance(*MOUTH_CORNERS) / scale,
+        corner_lift=(centre - np.mean([y(i) for i in MOUTH_CORNERS])) / scale,
+        eye_open=np.mean([y(lower) - y(upper) for upper, lower in EYE_LIDS]) / scale,
+        brow_height=np.mean([y(eye) - y(brow) for eye, brow
+                             in zip(INNER_EYE_CORNERS, INNER_BROWS, strict=True)]) / scale,
+    )
+
+
 class FaceChecker:
     """MediaPipe's detector and face mesh, created once (each costs a model load) and reused."""
 
@@ -104,34 +148,49 @@ class FaceChecker:
         crop, mask = crop_to_head(image, mask)
         detections = self._detector.process(crop).detections or []
         score = max((detection.score[0] for detection in detections), default=0.0)
+        landmarks = self._landmarks(crop)
+        if landmarks is None:
+            return FaceCheck(float(score), False, False)
+        return FaceCheck(float(score), True, mesh_fits(landmarks, mask))
+
+    def landmarks(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """The face mesh's (468, 2) landmarks in pixels of the head's crop (see `check`), or
+        None when it finds no face."""
+        return self._landmarks(crop_to_head(image, mask)[0])
+
+    def _landmarks(self, crop: np.ndarray) -> np.ndarray | None:
         faces = self._mesh.process(crop).multi_face_landmarks
         if not faces:
-            return FaceCheck(float(score), False, False)
+            return None
         side = crop.shape[0]
-        landmarks = np.array([(point.x * side, point.y * side) for point in faces[0].landmark])
-        return FaceCheck(float(score), True, mesh_fits(landmarks, mask))
+        return np.array([(point.x * side, point.y * side) for point in faces[0].landmark])
 
     def close(self) -> None:
         self._detector.close()
         self._mesh.close()
 
 
+def render_views(model: HeadModel, head: HeadParams, views: Sequence[str] = VIEWS,
+                 resolution: int = RESOLUTION) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{view: ((H, W, 3) uint8 RGB, (H, W) bool head mask)} of one head, all views rendered in
+    one batch as the studio's previews are (studio light, white background); the mask is where
+    the render covers the background by half or more."""
+    with torch.no_grad():
+        out = render_scene(model, head, model.decode(head), Cameras.named_views(list(views)),
+                           resolution=resolution)
+    pixels = (out.rgb.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    masks = out.alpha[:, 0].numpy() >= 0.5
+    return {view: (image, mask) for view, image, mask in zip(views, pixels, masks, strict=True)}
+
+
 def render_heads(
     model: HeadModel, seeds: Sequence[int] = SEEDS, views: Sequence[str] = VIEWS,
     resolution: int = RESOLUTION,
 ) -> Iterator[tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
-    """(seed, {view: ((H, W, 3) uint8 RGB, (H, W) bool head mask)}) for the random head of each
-    seed, all its views rendered in one batch as the studio's previews are (studio light, white
-    background); the mask is where the render covers the background by half or more."""
+    """(seed, render_views of the random head of the seed) for each seed."""
     for seed in seeds:
         head = model.sample(torch.Generator().manual_seed(seed))
-        with torch.no_grad():
-            out = render_scene(model, head, model.decode(head),
-                               Cameras.named_views(list(views)), resolution=resolution)
-        pixels = (out.rgb.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-        masks = out.alpha[:, 0].numpy() >= 0.5
-        yield seed, {view: (image, mask)
-                     for view, image, mask in zip(views, pixels, masks, strict=True)}
+        yield seed, render_views(model, head, views, resolution)
 
 
 def check_heads(model: HeadModel, checker: FaceChecker, seeds: Sequence[int] = SEEDS

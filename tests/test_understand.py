@@ -149,11 +149,52 @@ CASES: list[tuple[str, list[tuple[str, str, float]]]] = [
         ("build", "weight", 0.5), ("age", "years", 16), W, ("hair", "curly", 1)]),
     ("a man with an extremely big nose", [M, ("nose", "size", 2)]),
     ("a happy grandpa with glasses", [("expression", "smiling", 0.7), ("age", "years", 78), M]),
+    # gender from facial hair or a pronoun when no person word says it (issue 17)
+    ("a bearded wizard", [("facial_hair", "beard", 1), M]),
+    ("a moustached pirate", [("facial_hair", "moustache", 1), M]),
+    ("an old wizard with a long white beard", [OLD, M, ("facial_hair", "beard", 1),
+                                               ("facial_hair", "length", 1),
+                                               ("beard_colour", "white", 1)]),
+    ("a stubbly sailor", [("facial_hair", "stubble", 1), M]),
+    ("a knight with a goatee", [M, ("facial_hair", "goatee", 1)]),
+    ("a wizard with her glasses", [W]),
+    ("a pirate in his hat", [M]),
+    ("a child hugging her teddy bear", [("age", "years", 8), W]),
+    ("a bearded lady", [("facial_hair", "beard", 1), W]),
+    ("a boy with her mother", [("age", "years", 12), M]),
+    ("a wizard without a beard", [("facial_hair", "beard", 0)]),
+    # half-closed eyes, squinting, a pucker (issue 17)
+    ("a drowsy man", [("expression", "half-closed eyes", 1), M]),
+    ("a sleepy woman", [("expression", "half-closed eyes", 1), W]),
+    ("a tired old man", [("expression", "half-closed eyes", 1), OLD, M]),
+    ("a heavy-lidded woman", [("expression", "half-closed eyes", 1), W]),
+    ("a man with half-closed eyes", [M, ("expression", "half-closed eyes", 1)]),
+    ("a woman with her eyes half closed", [W, ("expression", "half-closed eyes", 1)]),
+    ("a very sleepy boy", [("expression", "half-closed eyes", 1.5), ("age", "years", 12), M]),
+    ("a man squinting", [M, ("expression", "squinting", 1)]),
+    ("a squinting old sailor", [("expression", "squinting", 1), OLD, M]),
+    ("a woman narrowing her eyes", [W, ("expression", "squinting", 1)]),
+    ("a man slightly squinting", [M, ("expression", "squinting", 0.5)]),
+    ("a woman puckering her lips", [W, ("expression", "pucker", 1)]),
+    ("a girl blowing a kiss", [("age", "years", 12), W, ("expression", "pucker", 1)]),
+    ("a man with puckered lips", [M, ("expression", "pucker", 1)]),
+    ("a woman making a kissy face", [W, ("expression", "pucker", 1)]),
+    ("a man puckering up", [M, ("expression", "pucker", 1)]),
+    ("a man with squinty eyes", [M, ("eyes", "size", -1)]),
     # a second person: only the first is read
     ("a man and a woman", [M]),
     ("an old man next to a young girl", [OLD, M]),
     ("a smiling woman with her son", [("expression", "smiling", 1), W]),
     ("a bald man beside a woman with long hair", [("hair", "bald", 1), M]),
+    # ... but an expression that follows them all is theirs (issue 17)
+    ("two friends, both grinning", [("expression", "grinning", 1)]),
+    ("a man and a woman, both smiling", [M, ("expression", "smiling", 1)]),
+    ("a man and a woman laughing together", [M, ("expression", "laughing", 1)]),
+    ("a mother and daughter smiling", [W, ("expression", "smiling", 1)]),
+    ("a man and his son, both frowning", [M, ("expression", "frowning", 1)]),
+    ("an old man next to a young girl, both laughing", [OLD, M, ("expression", "laughing", 1)]),
+    ("an old man next to a young girl laughing", [OLD, M]),
+    ("a man and a woman with long hair", [M]),
     # unknown words and other languages give nothing
     ("a photo of a spaceship", []),
     ("", []),
@@ -225,6 +266,22 @@ def test_nothing_understood_is_empty_not_an_error():
     for prompt in ("", "   ", "!!!", "42", "ça va?", "a" * 10_000):
         reading = understand(prompt)
         assert not reading and reading.attributes == ()
+
+
+def test_gender_cues_yield_to_person_words_and_say_where_they_come_from():
+    assert understand("a bearded wizard").summary() == "man (bearded)"
+    assert understand("an old wizard with her cat").summary() == "old woman (her)"
+    assert understand("a woman with a beard").get("gender").name == "woman"
+    assert understand("a boy with her mother").get("gender").words == "boy"
+    assert understand("a wizard without a beard").get("gender") is None
+
+
+def test_shared_expressions_only_from_a_list_of_people_or_a_word_for_all():
+    assert understand("a man and a woman smiling").get("expression", "smiling")
+    assert understand("an old man beside a young girl, all smiling").get("expression")
+    assert not understand("an old man beside a young girl smiling").get("expression")
+    shared = understand("a man and a woman with long hair, both smiling")
+    assert shared.get("expression", "smiling") and not shared.get("hair")
 
 
 def test_words_name_the_source():

@@ -13,7 +13,10 @@ one ("without a beard", "not smiling") is 0: stated absent.
 "Left" and "right" are the person's own sides, as in "his left eye": "looking left" turns the
 face toward the person's left (the viewer's right), and "winking left" closes the left eye.
 
-Only the first person of the prompt is read: "an old man next to a young girl" gives an old man.
+Only the first person of the prompt is read: "an old man next to a young girl" gives an old man;
+an expression that follows several people ("a man and a woman, both smiling") is theirs too.
+Where no person word names a gender, facial hair ("a bearded wizard") says a man and the first
+pronoun ("a wizard with her glasses") says who it is.
 """
 
 from __future__ import annotations
@@ -173,8 +176,17 @@ PHRASES: list[tuple[str, tuple[Sense, ...]]] = [
      r"|show(s|ing)?{_THE} tongue", (("expression", "tongue out", 1.0),)),
     (r"puff(s|ed|ing)?( out)?{_THE} cheek|cheek puffed( out)?|puffed out cheek|puffed cheek",
      (("expression", "puffed cheeks", 1.0),)),
-    (r"pout(s|ed|ing|y)?|pursed lip|purs(e|es|ed|ing){_THE} lip|duck face|kissy face",
+    (r"pout(s|ed|ing|y)?|pursed lip|purs(e|es|ed|ing){_THE} lip|duck face",
      (("expression", "pouting", 1.0),)),
+    (r"pucker(s|ed|ing)?( up)?{_THE} lip|puckered lip|lip puckered|pucker(s|ed|ing)?( up)?"
+     r"|blow(s|ing|n)?( a)? kiss(es)?|blew( a)? kiss(es)?|air kiss(es)?|kissy (face|lip)"
+     r"|lip (ready|puckered) for a kiss",
+     (("expression", "pucker", 1.0),)),
+    (r"heavy lidded|heavy eye(lids?)?|(sleepy|bleary|tired|weary) eye|half (closed|shut|open) eye"
+     r"|eye half (closed|shut|open)|(droopy|drooping) eye(lids?)?"
+     r"|drowsy|sleepy|tired|weary|exhausted", (("expression", "half-closed eyes", 1.0),)),
+    (r"squint(s|ed|ing)?|narrow(s|ed|ing){_THE} eye|eye narrowed",
+     (("expression", "squinting", 1.0),)),
     (r"frown(s|ed|ing)?|furrowed brow|knitted brow|brow furrowed",
      (("expression", "frowning", 1.0),)),
     (r"stern|serious|severe|grim|solemn|strict|menacing", (("expression", "stern", 1.0),)),
@@ -361,6 +373,16 @@ ALTERNATIVES = {"or", "nor"}
 LINKS = {"is", "are", "was", "were", ":", "that", "of"}  # "eyes that are blue"
 SECOND_PERSON = {"and", "next", "beside", "besides", "with", "alongside", "behind", "near",
                  "holding", "hugging", "kissing", "carrying", "&", ",", "plus", "versus", "vs"}
+# Words after the last person that describe everyone ("a man and a woman, both smiling"), and
+# the words that list people as equals ("a man and a woman smiling": both smile, but "a man
+# next to a girl laughing" is the girl's laugh); the families such a description gives all.
+EVERYONE = {"both", "all", "each", "together", "alike", "everyone"}
+LISTING = {"and", "&", ",", "plus"}
+SHARED_FAMILIES = {"expression"}
+# Cues to a gender when no person word names one: facial hair, and the first pronoun.
+FACIAL_HAIR_CUES = {"beard", "moustache", "goatee", "stubble"}
+PRONOUNS = {**dict.fromkeys(("he", "his", "him", "himself"), "man"),
+            **dict.fromkeys(("she", "her", "hers", "herself"), "woman")}
 # Families in which a second, different name contradicts the first: the first stated wins.
 EXCLUSIVE = {"gender", "age", "eye_colour"}
 PERSON_FAMILIES = ("age", "build", "ancestry", "gender")  # "old thin asian man"
@@ -407,8 +429,10 @@ class Understanding:
         """A short line a person can check, e.g. "old man · bald · long white beard"."""
         person = _unique(a.words for a in self.attributes if a.family in PERSON_FAMILIES)
         rest = _unique(a.words for a in self.attributes if a.family not in PERSON_FAMILIES)
-        # "no beard or moustache" covers "no beard": show the longer words only.
-        rest = [w for w in rest if not any(w != other and w in other for other in rest)]
+        # "no beard or moustache" covers "no beard": show the longer words only; "man
+        # (bearded)" covers "bearded".
+        rest = [w for w in rest if not any(w != other and w in other for other in rest)
+                and not any(f"({w})" in words for words in person)]
         return " · ".join(([" ".join(person)] if person else []) + rest)
 
 
@@ -434,9 +458,13 @@ _MAX_NEGATION_GAP = 3
 def understand(prompt: str) -> Understanding:
     """The attributes `prompt` states about its first person."""
     text = prompt.lower().replace("\u2019", "'")
-    tokens = _first_person(_tokens(text))
-    reader = _Reader(text, tokens)
-    return Understanding(prompt, reader.read())
+    tokens, shared = _first_person(_tokens(text))
+    attributes = _Reader(text, tokens).read()
+    if shared:
+        read = {(a.family, a.name) for a in attributes}
+        attributes += tuple(a for a in _Reader(text, shared).read()
+                            if a.family in SHARED_FAMILIES and (a.family, a.name) not in read)
+    return Understanding(prompt, attributes + _gender_cue(attributes, tokens))
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -447,15 +475,38 @@ def _tokens(text: str) -> list[_Token]:
     return tokens
 
 
-def _first_person(tokens: list[_Token]) -> list[_Token]:
-    """Cut the prompt before a second person: "a man and a woman" reads "a man"."""
+def _first_person(tokens: list[_Token]) -> tuple[list[_Token], list[_Token]]:
+    """Cut the prompt before a second person: "a man and a woman" reads "a man"; with the
+    words after the last person when they describe everyone ("..., both smiling"), else []."""
     joined, index = _join(tokens)
-    people = [index[m.start()] for m in _PERSON.finditer(joined)]
+    matches = list(_PERSON.finditer(joined))
+    people = [index[m.start()] for m in matches]
     for later in people[1:]:
         cuts = [i for i in range(people[0] + 1, later) if tokens[i].word in SECOND_PERSON]
         if cuts:
-            return tokens[: cuts[-1]]
-    return tokens
+            tail = tokens[people[-1] + matches[-1].group().count(" ") + 1:]
+            links = {t.word for t in tokens[people[0] + 1 : people[-1]]} & SECOND_PERSON
+            shared = links <= LISTING or any(t.word in EVERYONE for t in tail)
+            return tokens[: cuts[-1]], tail if shared else []
+    return tokens, []
+
+
+def _gender_cue(attributes: tuple[Attribute, ...], tokens: list[_Token]
+                ) -> tuple[Attribute, ...]:
+    """A gender the person words leave unsaid: a man for stated facial hair ("a bearded
+    wizard"), else the first pronoun's ("a wizard with her glasses"); its words name the cue,
+    as in "man (bearded)"."""
+    if any(a.family == "gender" for a in attributes):
+        return ()
+    beard = next((a for a in attributes if a.family == "facial_hair"
+                  and a.name in FACIAL_HAIR_CUES and a.value > 0), None)
+    if beard is not None:
+        return (Attribute("gender", "man", 1.0, f"man ({beard.words})"),)
+    pronoun = next((t.word for t in tokens if t.word in PRONOUNS), None)
+    if pronoun is not None:
+        gender = PRONOUNS[pronoun]
+        return (Attribute("gender", gender, 1.0, f"{gender} ({pronoun})"),)
+    return ()
 
 
 def _join(tokens: list[_Token]) -> tuple[str, dict[int, int]]:
