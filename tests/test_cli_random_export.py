@@ -123,7 +123,7 @@ def test_runtime_never_imports_anny():
 def test_style_option_fixes_parts_and_names_known_styles(tmp_path, capsys):
     out = tmp_path / "styled"
     assert main(["random", "--seed", "2", "--style", "hair=mohawk", "--out", str(out)]) == 2
-    assert "unknown hair style 'mohawk'; known: none, afro01" in capsys.readouterr().err
+    assert "unknown hair style 'mohawk'; known: none, buzz, afro01" in capsys.readouterr().err
     assert not out.exists()
     assert main(["random", "--seed", "2", "--style", "hair=afro01", "--style",
                  "facial_hair=goatee", "--out", str(out), "--texture-size", "64"]) == 0

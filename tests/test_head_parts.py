@@ -165,13 +165,15 @@ def test_hair_parameters_move_what_they_name(head_model):
 
 
 def test_gradients_reach_every_continuous_hair_parameter(head_model):
+    """Cards and a beard, and (sharing the same parameters) a buzz cut's scalp."""
     head = head_model.neutral().with_styles(hair="short02", facial_hair="full_beard")
     head.hair[0, head_model.specs["hair"].index("hair_grey")] = 0.3  # off its bound
     head.hair = head.hair.clone().requires_grad_(True)
     cameras = Cameras.named_views(["front", "left"])
-    decoded = head_model.decode(head)
-    out = render_scene(head_model, head, decoded, cameras, resolution=96)
-    (out.rgb * torch.linspace(0, 1, 96)).sum().backward()
+    for styled in (head, head.with_styles(hair="buzz")):
+        out = render_scene(head_model, styled, head_model.decode(styled), cameras,
+                           resolution=96)
+        (out.rgb * torch.linspace(0, 1, 96)).sum().backward()
     grad = head.hair.grad[0]
     names = head_model.specs["hair"].names
     dead = [n for n, g in zip(names, grad, strict=True) if float(g.abs()) == 0]
@@ -207,7 +209,7 @@ def test_hair_colour_gradient_matches_finite_differences(head_model):
 def test_unknown_style_is_named_with_the_known_ones(head_model):
     data = json.loads(head_model.to_json(head_model.neutral()))
     data["styles"]["hair"] = "mohawk"
-    with pytest.raises(ValueError, match=r"unknown hair style 'mohawk'; known: none, afro01"):
+    with pytest.raises(ValueError, match=r"unknown hair style 'mohawk'; known: none, buzz, afro01"):
         head_model.from_dict(data)
     with pytest.raises(ValueError, match="unknown facial_hair style"):
         head_model.decode(head_model.neutral().with_styles(facial_hair="sideburns"))

@@ -87,7 +87,7 @@ def test_style_menus_change_parts_keep_sliders_and_reject_unknown_styles(head_mo
                                                  "facial_hair": "full_beard"})
     assert (edited.styles.hair, edited.styles.facial_hair) == ("afro01", "full_beard")
     assert torch.equal(edited.identity, base.identity) and torch.equal(edited.hair, base.hair)
-    with pytest.raises(ValueError, match="unknown hair style 'mohawk'; known: none, afro01"):
+    with pytest.raises(ValueError, match="unknown hair style 'mohawk'; known: none, buzz, afro01"):
         apply_edits(head_model, base, {}, {"hair": "mohawk"})
     # Hair sliders move the hair group like any other edit.
     darker = apply_edits(head_model, base, {"Hair darkness (eumelanin)": 1.0})

@@ -89,6 +89,7 @@ EDIT_CONTROLS = (
     _edit("Grey hair", HAIR_SECTION, "hair", "hair_grey"),
     _edit("Hair volume", HAIR_SECTION, "hair", "hair_volume"),
     _edit("Hair length", HAIR_SECTION, "hair", "hair_length"),
+    _edit("Buzz cut density", HAIR_SECTION, "hair", "scalp_density"),
     _edit("Brow thickness", HAIR_SECTION, "hair", "brow_thickness"),
     _edit("Brows darker than hair", HAIR_SECTION, "hair", "brow_eumelanin_shift"),
     _edit("Beard density", HAIR_SECTION, "hair", "beard_density"),

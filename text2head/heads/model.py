@@ -29,6 +29,14 @@ SKIN = 0
 TEETH_COLOURS = ((0.95, 0.94, 0.90), (0.80, 0.70, 0.50))  # teeth_shade 0 and 1, sRGB
 LASH_DARKENING = 0.5  # lashes are darker than the brows they match
 BROW_NEIGHBOURHOOD = 0.004  # brow vertices this close in x share a centre line (metres)
+# How far painted hair moves the skin toward its colour where its mask is full: the scalp
+# under cards (nearly opaque, so no skin shows between them) and stubble at density 1 (the
+# skin shows between its hairs). A buzz cut moves it by its density, toward the hair colour
+# darkened by BUZZ_SHADE: its hairs are seen end-on, roots and the shadows they cast on the
+# skin included (at the hair colour itself, mixed with skin, brown read as ginger).
+SCALP_COVER = 0.9
+BEARD_COVER = 0.75
+BUZZ_SHADE = 0.6
 
 
 @dataclass
@@ -150,6 +158,9 @@ class HeadModel(torch.nn.Module):
         groups = {name: self._clamp(name, value.to(self.template)) for name, value in
                   groups.items()}
         styles = parts.sample_styles(self.known_styles, float(identity[0, 0]), generator)
+        # A buzz cut's density is drawn last, so that the draws before it stay as they were.
+        groups["hair"][:, self._hair_index["scalp_density"]] = uniform(0.4, 1.0, 1)[:, 0].to(
+            self.template)
         return HeadParams(**groups, texture=self._zero_residual(batch_size), styles=styles)
 
     def validate(self, head: HeadParams) -> None:
@@ -294,7 +305,7 @@ class HeadModel(torch.nn.Module):
         fitted = {}
         for kind in parts.CARD_PARTS:
             style = getattr(head.styles, kind)
-            if style == parts.NONE:
+            if style in (parts.NONE, parts.BUZZ):  # a buzz cut is painted, it has no cards
                 continue
             proxy = self.parts.proxy(kind, style)
             if kind == "hair":
@@ -336,18 +347,27 @@ class HeadModel(torch.nn.Module):
                     colours: dict[str, torch.Tensor]) -> torch.Tensor:
         """Paint into the albedo what lies under the cards and shells: the lash line and the
         brows' density (so both read where cards are thin), the scalp under the hair (so no
-        bare skin shows between cards), and stubble or the short hairs under a beard."""
+        bare skin shows between cards), a buzz cut's short hairs, and stubble or the short
+        hairs under a beard. Buzz and stubble are painted alone, at their density."""
         texture = self.look.paint_brows_and_lashes(texture, styles.eyebrows, colours)
-        if styles.hair != parts.NONE:
-            mask = self._paint_mask("scalp", styles.hair, texture)
-            texture = texture + (0.9 * mask)[None, None] * (colours["hair"][:, :, None, None]
-                                                            - texture)
+        if styles.hair == parts.BUZZ:
+            texture = self._paint(texture, "scalp", styles.hair,
+                                  self.hair_value(hair, "scalp_density"),
+                                  BUZZ_SHADE * colours["hair"])
+        elif styles.hair != parts.NONE:
+            texture = self._paint(texture, "scalp", styles.hair,
+                                  hair.new_full((len(hair),), SCALP_COVER), colours["hair"])
         if styles.facial_hair != parts.NONE:
-            mask = self._paint_mask("beard", styles.facial_hair, texture)
-            strength = mask * (0.75 * self.hair_value(hair, "beard_density"))[:, None, None]
-            texture = texture + strength[:, None] * (colours["facial_hair"][:, :, None, None]
-                                                     - texture)
+            texture = self._paint(texture, "beard", styles.facial_hair,
+                                  BEARD_COVER * self.hair_value(hair, "beard_density"),
+                                  colours["facial_hair"])
         return texture
+
+    def _paint(self, texture: torch.Tensor, layer: str, style: str, cover: torch.Tensor,
+               colour: torch.Tensor) -> torch.Tensor:
+        """The texture moved toward `colour` (B, 3) by `cover` (B,) times a layer's mask."""
+        strength = self._paint_mask(layer, style, texture) * cover[:, None, None]
+        return texture + strength[:, None] * (colour[:, :, None, None] - texture)
 
     def _paint_mask(self, layer: str, style: str, like: torch.Tensor) -> torch.Tensor:
         """(T, T) where a layer paints, resized to the texture and speckled like short hairs

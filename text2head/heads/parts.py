@@ -22,6 +22,7 @@ PARTS_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_parts.npz"
 CARD_PARTS = ("hair", "eyebrows", "eyelashes", "teeth")
 NONE = "none"
 STUBBLE = "stubble"
+BUZZ = "buzz"  # a shaved scalp: short hairs painted into the skin, as stubble is on the face
 # Fraction of the beard's length at which each shell layer sits, and its length at 1.0.
 BEARD_LAYERS = (0.35, 0.7, 1.0)
 BEARD_LENGTH = {"moustache": 0.010, "goatee": 0.030, "full_beard": 0.040}
@@ -29,7 +30,7 @@ BEARD_MIN_OFFSET = 0.0012  # the innermost layer never touches the skin (no z-fi
 BEARD_FACE_WEIGHT = 0.25  # a skin face grows beard where all its corners weigh at least this
 # Hair styles a random head picks from, by how feminine (gender) the head is.
 LONG_STYLES = ("long01", "bob01", "bob02", "ponytail01", "braid01")
-SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01")
+SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01", BUZZ)
 # Hair length stretches what hangs below the ears: 0 halves it, 1 makes it 1.5 times as long.
 # MakeHuman's long styles reach down a whole body's back; on a bust they are scaled so that
 # at the neutral length they hang at most this far below the ears.
@@ -98,10 +99,13 @@ class PartLibrary(torch.nn.Module):
                              torch.from_numpy(arrays["beard.uv_masks"]).float() / 255)
         self.register_buffer("scalp_uv_masks",
                              torch.from_numpy(arrays["hair.scalp_masks"]).float() / 255)
+        self.register_buffer("buzz_uv_mask",
+                             torch.from_numpy(arrays["hair.buzz_mask"]).float() / 255)
 
     def known_styles(self) -> dict[str, tuple[str, ...]]:
         """Every style name per part kind, "none" first."""
         known = {kind: (NONE, *styles) for kind, styles in self.card_styles.items()}
+        known["hair"] = (NONE, BUZZ, *self.card_styles["hair"])
         known["facial_hair"] = (NONE, STUBBLE, *self.beard_styles)
         return known
 
@@ -127,7 +131,9 @@ class PartLibrary(torch.nn.Module):
         return self.beard_uv_masks[self.beard_styles.index(region)]
 
     def scalp_mask(self, style: str) -> Tensor:
-        """(H, W) UV-space weight of the scalp a hair style covers."""
+        """(H, W) UV-space weight of the scalp a hair style covers (buzz: all of it)."""
+        if style == BUZZ:
+            return self.buzz_uv_mask
         return self.scalp_uv_masks[self.card_styles["hair"].index(style)]
 
     def beard_vertex_weight(self, style: str) -> Tensor:

@@ -59,6 +59,10 @@ HAIR = (
     ("beard_pheomelanin_shift", -1.0, 1.0, 0.0, 0.3, "beard redder (+) than the hair"),
     ("beard_grey_shift", -1.0, 1.0, 0.0, 0.3, "beard greyer (+) than the hair"),
     ("teeth_shade", 0.0, 1.0, 0.3, 0.25, "0 = bright white, 1 = yellowed"),
+    # Its own parameter, not beard_density: a buzz-cut scalp and the beard grow apart (a
+    # dense beard under a freshly shaved head is common). Last, so that older files (which
+    # load it at its neutral value) and the other parameters keep their places.
+    ("scalp_density", 0.0, 1.0, 0.7, 0.25, "how dense a buzz cut is: 0 = bare shaved skin"),
 )
 
 
