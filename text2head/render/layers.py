@@ -16,10 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .rasterize import Fragments, Layers, barycentric_gradients, gather_rows
-from .shading import interpolate_corners
+from .shading import interpolate_corners, sample_texture
 
 # Coverage below this is invisible (1/256): such fragments are dropped before shading.
 MIN_COVERAGE = 1.0 / 256
+# Fragments behind layers that let less than this through (1/256) are dropped too: whatever
+# they hold changes the pixel by under one 8-bit level.
+MIN_TRANSMITTANCE = 1.0 / 256
 # Coverage within this of 1 is 1.
 _ROUNDING = 1e-5
 # Mip levels stop where a square tile of the atlas would be smaller than this many texels.
@@ -41,17 +44,27 @@ def coverage_pyramid(texture: Tensor) -> list[Tensor]:
 def texel_footprint(fragments: Fragments, faces: Tensor, corner_uvs: Tensor, view: Tensor,
                     face: Tensor, texture_size: tuple[int, int]) -> Tensor:
     """(M,) texels of a (H, W) texture one pixel spans on each (view, face), the larger of its
-    extents along screen x and y (faces are taken as affine: a triangle is small on screen)."""
+    extents along screen x and y (faces are taken as affine: a triangle is small on screen).
+
+    The footprint belongs to the face, not the fragment: it is computed once per view for each
+    face present (a few thousand) and gathered for the fragments (a few hundred thousand)."""
     height, width = texture_size
-    corners = gather_rows(fragments.screen.detach().reshape(-1, 2),
-                          view[:, None] * fragments.screen.shape[1] + faces[face])
-    l1_x, l1_y, l2_x, l2_y = barycentric_gradients(corners)[1].unbind(-1)
-    uv = gather_rows(corner_uvs, face)  # (M, 3, 2)
+    n_views, n_faces = fragments.screen.shape[0], len(faces)
+    present = torch.zeros(n_faces, dtype=torch.bool, device=face.device)
+    present[face] = True
+    ids = torch.nonzero(present).squeeze(1)
+    slot = torch.zeros(n_faces, dtype=torch.long, device=face.device)
+    slot[ids] = torch.arange(len(ids), device=face.device)
+    corners = fragments.screen.detach().index_select(1, faces[ids].reshape(-1))
+    l1_x, l1_y, l2_x, l2_y = barycentric_gradients(
+        corners.view(n_views, len(ids), 3, 2))[1].unbind(-1)  # (B, P) each
+    uv = gather_rows(corner_uvs, ids)  # (P, 3, 2)
     texels = uv.new_tensor([width, height])
     du1, du2 = (uv[:, 1] - uv[:, 0]) * texels, (uv[:, 2] - uv[:, 0]) * texels
-    along_x = du1 * l1_x[:, None] + du2 * l2_x[:, None]
-    along_y = du1 * l1_y[:, None] + du2 * l2_y[:, None]
-    return torch.maximum(along_x.norm(dim=-1), along_y.norm(dim=-1))
+    along_x = du1 * l1_x[..., None] + du2 * l2_x[..., None]
+    along_y = du1 * l1_y[..., None] + du2 * l2_y[..., None]
+    per_face = torch.maximum(along_x.norm(dim=-1), along_y.norm(dim=-1)).reshape(-1)
+    return gather_rows(per_face, view * len(ids) + gather_rows(slot, face))
 
 
 def sample_coverage(pyramid: list[Tensor], view: Tensor, uv: Tensor,
@@ -64,35 +77,14 @@ def sample_coverage(pyramid: list[Tensor], view: Tensor, uv: Tensor,
         weight = (1 - (level - index).abs()).clamp(min=0)
         rows = torch.nonzero(weight > 0).squeeze(1)
         if len(rows):
-            samples = _bilinear(texture, view.index_select(0, rows), uv.index_select(0, rows))
+            samples = sample_texture(texture, view.index_select(0, rows),
+                                     uv.index_select(0, rows))
             premultiplied = premultiplied.index_add(0, rows, weight[rows, None] * samples)
     alpha = premultiplied[:, 3]
     color = premultiplied[:, :3] / alpha.clamp(min=MIN_COVERAGE)[:, None]
     # Bilinear weights sum to 1 only up to rounding: an opaque texel must stay opaque.
     alpha = torch.where(alpha > 1 - _ROUNDING, torch.ones_like(alpha), alpha)
     return color.clamp(0, 1), alpha.clamp(0, 1)
-
-
-def _bilinear(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
-    """`sample_texture` through grid_sample's fused kernel, one call per texture."""
-    if len(texture) == 1:
-        return _grid_sample(texture, uv)
-    samples = uv.new_zeros(len(uv), texture.shape[1])
-    for index in range(len(texture)):
-        rows = torch.nonzero(view == index).squeeze(1)
-        if len(rows):
-            samples = samples.index_put((rows,), _grid_sample(texture[index:index + 1],
-                                                              uv.index_select(0, rows)))
-    return samples
-
-
-def _grid_sample(texture: Tensor, uv: Tensor) -> Tensor:
-    """Bilinear samples (M, C) of one texture (1, C, H, W) at UVs (M, 2), edges clamped (as
-    `sample_texture`, whose per-texel gathers cost several times more)."""
-    grid = torch.stack([2 * uv[:, 0] - 1, 1 - 2 * uv[:, 1]], dim=-1)[None, None]
-    samples = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border",
-                            align_corners=False)
-    return samples[0, :, 0].T
 
 
 def layer_coverage(layers: Layers, fragments: Fragments, faces: Tensor, corner_uvs: Tensor,
@@ -104,28 +96,45 @@ def layer_coverage(layers: Layers, fragments: Fragments, faces: Tensor, corner_u
     return sample_coverage(pyramid, layers.view, uv, footprint)
 
 
-def composite(image: Tensor, layers: Layers, color: Tensor, alpha: Tensor) -> Tensor:
-    """Layer fragments (colour (M, 3), coverage (M,)) over an RGBA image (P, 4) of flat pixels.
+@torch.no_grad()
+def visible(layers: Layers, alpha: Tensor) -> Tensor:
+    """Rows (ascending) of the layer fragments that can change their pixel: coverage (M,) of
+    at least `MIN_COVERAGE`, behind layers that let at least `MIN_TRANSMITTANCE` through.
+    Dense hair hides most of its deeper layers; they need no shading or compositing."""
+    seen = (alpha >= MIN_COVERAGE) & (transmittance(layers, alpha) >= MIN_TRANSMITTANCE)
+    return torch.nonzero(seen).squeeze(1)
 
-    Each fragment is weighted by its coverage and the transmittance of the fragments in front of
-    it in its pixel, T_i = prod_{j < i} (1 - alpha_j); what is left, T, sees the image. The
-    products are taken layer by layer (a handful of steps), so a pixel's result never depends
-    on other pixels, or on how views are batched.
+
+def transmittance(layers: Layers, alpha: Tensor) -> Tensor:
+    """(M,) T_i = prod_{j < i} (1 - alpha_j) over the fragments in front of each in its pixel.
+
+    The products are taken layer by layer (a handful of steps), so a pixel's result never
+    depends on other pixels, or on how views are batched.
     """
     index = torch.arange(len(alpha), device=alpha.device)
     rank = index - torch.cummax(torch.where(layers.first, index, 0), 0).values
     clear = 1 - alpha
-    transmittance = torch.ones_like(alpha)
+    through = torch.ones_like(alpha)
     for depth in range(1, int(rank.max()) + 1 if len(rank) else 1):
         rows = torch.nonzero(rank == depth).squeeze(1)
         ahead = rows - 1
-        transmittance = transmittance.index_put(
-            (rows,), gather_rows(transmittance, ahead) * gather_rows(clear, ahead))
-    weights = (alpha * transmittance)[:, None]
+        through = through.index_put((rows,), gather_rows(through, ahead)
+                                    * gather_rows(clear, ahead))
+    return through
+
+
+def composite(image: Tensor, layers: Layers, color: Tensor, alpha: Tensor) -> Tensor:
+    """Layer fragments (colour (M, 3), coverage (M,)) over an RGBA image (P, 4) of flat pixels.
+
+    Each fragment is weighted by its coverage and its `transmittance`; what the last fragment
+    of a pixel lets through sees the image.
+    """
+    ahead = transmittance(layers, alpha)
+    weights = (alpha * ahead)[:, None]
     layered = image.new_zeros(len(image), 3).index_add(0, layers.pixels, weights * color)
     last = torch.nonzero(torch.cat([layers.first[1:], layers.first[:1]])).squeeze(1)
     through = image.new_ones(len(image)).index_put(
         (gather_rows(layers.pixels, last),),
-        gather_rows(transmittance, last) * gather_rows(clear, last))[:, None]
+        gather_rows(ahead, last) * gather_rows(1 - alpha, last))[:, None]
     rgb = layered + through * image[:, :3]
     return torch.cat([rgb, 1 - through * (1 - image[:, 3:])], dim=1)

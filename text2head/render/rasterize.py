@@ -155,28 +155,31 @@ def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered:
     faces = faces.long()
     height, width = fragments.triangle_id.shape[1:]
     screen, w = fragments.screen, clip[..., 3]
-    corners = _corners(screen.detach(), w.detach(), faces)
+    ids = torch.nonzero(layered).squeeze(1)
+    corners = _corners(screen.detach(), w.detach(), faces.index_select(0, ids))
     keep, _ = _drawn(*corners, False, None)
-    view, face, x, y, _, _, depth = _candidates(*corners, height, width, keep & layered)
+    view, face, x, y, _, _, depth = _candidates(*corners, height, width, keep)
     pixel = view * (height * width) + y.long() * width + x.long()
-    in_front = depth < fragments.depth.reshape(-1).index_select(0, pixel)
-    rows = torch.nonzero(in_front).squeeze(1)
-    pixel, view, face, x, y, depth = (t.index_select(0, rows) for t in (pixel, view, face, x, y,
-                                                                          depth))
-    order = torch.argsort((pixel << 32) | depth.float().view(torch.int32).long(), stable=True)
+    rows = torch.nonzero(depth < fragments.depth.reshape(-1).index_select(0, pixel)).squeeze(1)
+    pixel, face, depth = (t.index_select(0, rows) for t in (pixel, face, depth))
+    # Positive float32 bit patterns sort like the floats: one sort of pixel << 32 | depth bits
+    # orders by pixel, then front to back, and both come back out of the sorted keys.
+    key, order = torch.sort((pixel << 32) | depth.float().view(torch.int32).long(), stable=True)
+    sorted_pixel = key >> 32
+    sorted_depth = (key & 0xFFFFFFFF).int().view(torch.float32)
     # A pixel centre on an edge passes the inside test of both triangles sharing it (the
     # tolerance closes cracks): a card would be composited twice there. Both hits lie at the
     # same depth, so a hit at the depth of the one before it in its pixel is dropped.
-    sorted_pixel, sorted_depth = pixel.index_select(0, order), depth.index_select(0, order)
     repeat = torch.zeros_like(sorted_pixel, dtype=torch.bool)
     repeat[1:] = ((sorted_pixel[1:] == sorted_pixel[:-1])
                   & (sorted_depth[1:] - sorted_depth[:-1] <= _SAME_DEPTH * sorted_depth[1:]))
     kept = torch.nonzero(~repeat).squeeze(1)
-    order, sorted_pixel = order.index_select(0, kept), sorted_pixel.index_select(0, kept)
-    rank = _rank_in_segment(sorted_pixel)
-    order = order.index_select(0, torch.nonzero(rank < max_layers).squeeze(1))
-    pixel, view, face, x, y = (t.index_select(0, order) for t in (pixel, view, face, x, y))
-    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x + 0.5, y + 0.5)
+    kept = kept.index_select(0, torch.nonzero(
+        _rank_in_segment(sorted_pixel.index_select(0, kept)) < max_layers).squeeze(1))
+    pixel = sorted_pixel.index_select(0, kept)
+    face = gather_rows(ids, face.index_select(0, order.index_select(0, kept)))
+    view, x, y = pixel_centres(pixel, height, width, screen.dtype)
+    barycentrics = perspective_barycentrics(screen, w, faces, view, face, x, y)
     return Layers(pixel, view, face, barycentrics, _segment_starts(pixel))
 
 

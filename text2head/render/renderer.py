@@ -11,7 +11,7 @@ from torch import Tensor
 from ..geometry import vertex_normals
 from .cameras import Cameras
 from .catchlights import catchlights
-from .layers import MIN_COVERAGE, composite, coverage_pyramid, layer_coverage
+from .layers import composite, coverage_pyramid, layer_coverage, visible
 from .lights import Lights
 from .rasterize import Fragments, Layers, gather_rows, rasterize, rasterize_layers
 from .shading import hair_light, interpolate, interpolate_corners, sample_texture, shade
@@ -113,7 +113,7 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
         layers = rasterize_layers(fragments, clip, faces, cutout_faces)
         card_color, alpha = layer_coverage(layers, fragments, faces, corner_uvs.to(vertices),
                                            coverage_pyramid(texture.to(vertices)))
-        seen = torch.nonzero(alpha.detach() >= MIN_COVERAGE).squeeze(1)
+        seen = visible(layers, alpha.detach())
         layers = layers.select(seen)
         shaded = surface.shade(layers, fragments, gather_rows(card_color, seen), flip_back=True)
         image = composite(image, layers, shaded, gather_rows(alpha, seen))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn.functional import normalize
+from torch.nn.functional import grid_sample, normalize
 
 from .lights import Lights, sh_irradiance, world_directions
 from .rasterize import Fragments, gather_rows
@@ -76,24 +76,26 @@ def sample_texture(texture: Tensor, view: Tensor, uv: Tensor) -> Tensor:
 
     v points up while texture row 0 is the top, hence the flip. Lookups clamp to the texture's
     edge texels; colour bleeding at UV-island borders is prevented by padding the texture around
-    its islands, which is the texture author's job.
+    its islands, which is the texture author's job. One grid_sample call per texture: its
+    fused kernel costs several times less than gathering the four texels of every lookup.
     """
-    _, channels, height, width = texture.shape
-    x = uv[:, 0] * width - 0.5
-    y = (1 - uv[:, 1]) * height - 0.5
-    x0, y0 = x.detach().floor(), y.detach().floor()
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    xs = [x0.long().clamp(0, width - 1), (x0.long() + 1).clamp(0, width - 1)]
-    ys = [y0.long().clamp(0, height - 1), (y0.long() + 1).clamp(0, height - 1)]
-    texels = texture.permute(0, 2, 3, 1).reshape(-1, channels)
-    base = batch_rows(view, len(texture)) * (height * width)
+    if len(texture) == 1:
+        return _grid_sample(texture, uv)
+    samples = uv.new_zeros(len(uv), texture.shape[1])
+    for index in range(len(texture)):
+        rows = torch.nonzero(view == index).squeeze(1)
+        if len(rows):
+            samples = samples.index_put((rows,), _grid_sample(texture[index:index + 1],
+                                                              uv.index_select(0, rows)))
+    return samples
 
-    def texel(ix: Tensor, iy: Tensor) -> Tensor:
-        return gather_rows(texels, base + iy * width + ix)
 
-    top = texel(xs[0], ys[0]) * (1 - fx) + texel(xs[1], ys[0]) * fx
-    bottom = texel(xs[0], ys[1]) * (1 - fx) + texel(xs[1], ys[1]) * fx
-    return top * (1 - fy) + bottom * fy
+def _grid_sample(texture: Tensor, uv: Tensor) -> Tensor:
+    """Bilinear samples (N, C) of one texture (1, C, Ht, Wt) at UVs (N, 2), edges clamped."""
+    grid = torch.stack([2 * uv[:, 0] - 1, 1 - 2 * uv[:, 1]], dim=-1)[None, None]
+    samples = grid_sample(texture, grid, mode="bilinear", padding_mode="border",
+                          align_corners=False)
+    return samples[0, :, 0].T
 
 
 def shade(albedo: Tensor, normal: Tensor, position: Tensor, view: Tensor, eye: Tensor,
