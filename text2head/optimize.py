@@ -29,12 +29,14 @@ from text2head import priors
 from text2head.guidance import CLIPGuide, view_prompt
 from text2head.guidance.attributes import with_zero_shot
 from text2head.heads import GROUPS, HeadModel, HeadParams
+from text2head.heads.occlusion import REFRESH_DISTANCE, OcclusionCache
 from text2head.heads.params import Styles
+from text2head.heads.scene import scene_vertices
 from text2head.instant import instant_head, instant_styles_fixed
-from text2head.preview import render_head, render_scene
+from text2head.preview import render_scene
 from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
-from text2head.styles import DEFAULT_CHOICES, choose_styles
+from text2head.styles import CANDIDATE_RESOLUTION, DEFAULT_CHOICES, choose_styles
 from text2head.text import check_text
 from text2head.understand import understand
 
@@ -42,6 +44,10 @@ SCORE_VIEWS = ("front", "three_quarter", "left")
 START_MODES = ("instant", "neutral")
 OPTIMIZABLE = (*GROUPS, "texture")
 TEXTURE_LIMIT = 8.0  # the residual lives in logit space; beyond this it only saturates
+# During a run (steps and previews) ambient occlusion is baked anew only once a vertex has
+# moved this far: a bake costs about a second, occlusion is soft, and at the default 4 mm a
+# 60-step run baked 10 times. Heads rendered after the run (results, exports) get fresh bakes.
+RUN_REFRESH = 3 * REFRESH_DISTANCE
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,7 @@ class Optimization:
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
         self.style_scores: dict[str, dict[str, float]] = {}  # filled before step 1
+        self.occlusion = OcclusionCache(model, scene_vertices, refresh=RUN_REFRESH)
         # Sentences to show the person once per run (e.g. the prompt was cut); see
         # `prompt_notices`.
         self.notices: tuple[str, ...] = prompt_notices(guide, config)
@@ -182,7 +189,8 @@ class Optimization:
         if config.choose_styles and self.reference is None:
             self.start, self.style_scores = choose_styles(
                 self.model, self.guide, self.start, config.prompt, config.choose_styles,
-                SCORE_VIEWS, config.resolution, keep=self.stated_styles)
+                SCORE_VIEWS, min(config.resolution, CANDIDATE_RESOLUTION),
+                keep=self.stated_styles)
         leaves = self._leaves()
         optimizer = torch.optim.Adam(
             [{"params": tensors, "name": name} for name, tensors in leaves.items()]
@@ -275,7 +283,8 @@ class Optimization:
     def model_render(self, head, decoded, cameras, lights, background):
         """Render the decoded head (batch of one) and its parts from every camera."""
         return render_scene(self.model, head, decoded, cameras, lights=lights,
-                            background=background, resolution=self.config.resolution)
+                            background=background, resolution=self.config.resolution,
+                            occlusion_cache=self.occlusion)
 
     def _fixed_head_renders(self, head, cameras, lights, background):
         """(rgb, alpha) of a head that is not optimized, from this step's cameras."""
@@ -331,8 +340,7 @@ class Optimization:
     def _score(self, head: HeadParams, cameras: Cameras) -> tuple[torch.Tensor, float]:
         """Renders of `head` from the fixed views and their mean CLIP score to the prompt."""
         decoded = self.model.decode(head, self.config.texture_size)
-        images = render_head(self.model, head, cameras, decoded=decoded,
-                             resolution=self.config.resolution)
+        images = self.model_render(head, decoded, cameras, None, 1.0).rgb
         return images, float(self.guide.clip_score(images, self.config.prompt).mean())
 
     def _keep_if_best(self, result: StepResult, score: float) -> bool:

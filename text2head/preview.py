@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from text2head.heads import HeadModel, HeadOutput, HeadParams
+from text2head.heads.occlusion import OcclusionCache
 from text2head.heads.scene import Scene
 from text2head.render import Cameras, Lights, RenderOutput, render
 
@@ -25,11 +26,13 @@ def render_scene(
     background=1.0,
     lights: Lights | None = None,
     occlusion: bool = True,
+    occlusion_cache: OcclusionCache | None = None,
 ) -> RenderOutput:
     """Render a decoded head (batch of one) with all its parts from every camera (with its
-    ambient occlusion unless told otherwise)."""
-    return render_composed(model.scene(head, decoded, occlusion=occlusion), cameras,
-                           resolution=resolution, background=background, lights=lights)
+    ambient occlusion unless told otherwise, from `occlusion_cache` when given)."""
+    scene = model.scene(head, decoded, occlusion=occlusion, occlusion_cache=occlusion_cache)
+    return render_composed(scene, cameras, resolution=resolution, background=background,
+                           lights=lights)
 
 
 def render_composed(

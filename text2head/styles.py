@@ -17,13 +17,17 @@ from text2head.preview import render_head
 from text2head.render import Cameras
 
 DEFAULT_CHOICES = ("hair", "facial_hair")
+# Candidates are rendered this small (CLIP scales them up to its input): rendering, not CLIP,
+# is most of a candidate's cost, and the choice is between whole hairstyles and beards.
+CANDIDATE_RESOLUTION = 160
 # A style the prompt states is kept unless another scores this much higher (100 x cosine).
 CLEAR_MARGIN = 1.0
 
 
 @torch.no_grad()
 def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
-                  kinds: tuple[str, ...], views: tuple[str, ...], resolution: int = 224,
+                  kinds: tuple[str, ...], views: tuple[str, ...],
+                  resolution: int = CANDIDATE_RESOLUTION,
                   keep: set[str] | frozenset[str] = frozenset(),
                   ) -> tuple[HeadParams, dict[str, dict[str, float]]]:
     """The head with the best-scoring style of each kind, and every candidate's score

@@ -18,6 +18,7 @@ from text2head.heads.appearance import AlbedoModel, sample_texture
 from text2head.heads.hair_colour import hair_colour
 from text2head.heads.look import TextureLook
 from text2head.heads.meshes import head_meshes
+from text2head.heads.occlusion import OcclusionCache
 from text2head.heads.params import GroupSpec, HeadParams
 from text2head.heads.parts import PartLibrary, PartMesh
 from text2head.heads.scene import Scene, SceneComposer
@@ -256,11 +257,12 @@ class HeadModel(torch.nn.Module):
         return blendshapes.phenotype_products(weights, self.phenotype_mask)
 
     def scene(self, head: HeadParams, decoded: HeadOutput | None = None, *,
-              occlusion: bool = True) -> Scene:
+              occlusion: bool = True, occlusion_cache: OcclusionCache | None = None) -> Scene:
         """The head and its parts as one renderable mesh (see `text2head.heads.scene`);
-        without `occlusion`, no ambient occlusion is baked (a bake costs about a second)."""
+        without `occlusion`, no ambient occlusion is baked (a bake costs about a second);
+        bakes come from `occlusion_cache` when given (an optimization run's own)."""
         return self._scenes.compose(head, self.decode(head) if decoded is None else decoded,
-                                    occlusion=occlusion)
+                                    occlusion=occlusion, occlusion_cache=occlusion_cache)
 
     def scene_tile(self, kind: str, size: int, head: HeadParams) -> torch.Tensor:
         """(4, size, size) luminance and alpha a strand part is textured with (for export)."""

@@ -160,15 +160,16 @@ class _Bake:
     closed: Tensor  # (B, N) occlusion with jawOpen 0
     opened: Tensor  # (B, N) occlusion with jawOpen 1
 
-    def fits(self, faces: Tensor, strand_faces: Tensor, shape: Tensor, jaw: Tensor) -> bool:
-        """Same topology and every vertex within `REFRESH_DISTANCE` of where the baked head's
+    def fits(self, faces: Tensor, strand_faces: Tensor, shape: Tensor, jaw: Tensor,
+             refresh: float) -> bool:
+        """Same topology and every vertex within `refresh` metres of where the baked head's
         would be at this jaw (the jaw moves vertices almost linearly)."""
         if (faces.shape != self.faces.shape or shape.shape != self.shape.shape
                 or not torch.equal(faces, self.faces)
                 or not torch.equal(strand_faces, self.strand_faces)):
             return False
         expected = self.shape + (jaw - self.jaw)[:, None, None] * self.jaw_step
-        return bool((shape - expected).norm(dim=-1).max() <= REFRESH_DISTANCE)
+        return bool((shape - expected).norm(dim=-1).max() <= refresh)
 
     def occlusion(self, jaw: Tensor) -> Tensor:
         """(B, N) the two extremes blended by the jaw's opening."""
@@ -177,7 +178,7 @@ class _Bake:
 
 class OcclusionCache:
     """Ambient occlusion for composed scenes, baked only when a head's shape has moved more
-    than `REFRESH_DISTANCE` since its bake (a bake costs two geometry decodes and two ray
+    than `refresh` metres since its bake (a bake costs two geometry decodes and two ray
     casts; the optimizer composes a scene every step).
 
     A bake of a head whose jaw is open covers it with its jaw closed and fully open, and the
@@ -185,12 +186,16 @@ class OcclusionCache:
     both extremes baked, moving the jaw never forces a new bake on its own. A closed jaw bakes
     the scene as it is; opening it later by more than `REFRESH_DISTANCE` bakes both. The `size`
     most recently used bakes are kept, so a few heads can alternate; `bakes` counts them.
+    An optimization run keeps a cache of its own with a larger `refresh`: its shape drifts a
+    little every step, and its results must not depend on bakes left by other runs.
     """
 
-    def __init__(self, model, scene_vertices: Callable, size: int = CACHE_SIZE):
+    def __init__(self, model, scene_vertices: Callable, size: int = CACHE_SIZE,
+                 refresh: float = REFRESH_DISTANCE):
         self.model = model
         self.scene_vertices = scene_vertices  # (decoded head) -> (B, N, 3) scene vertices
         self.size = size
+        self.refresh = refresh
         self.bakes = 0
         self._jaw = model.specs["expression"].names.index(JAW)
         self._entries: list[_Bake] = []
@@ -203,7 +208,7 @@ class OcclusionCache:
             jaw = head.expression[:, self._jaw].detach().to(vertices)
             shape = vertices.detach() @ rotation.detach()
             for entry in self._entries:
-                if entry.fits(faces, strand_faces, shape, jaw):
+                if entry.fits(faces, strand_faces, shape, jaw, self.refresh):
                     self._entries.remove(entry)
                     self._entries.append(entry)
                     return entry.occlusion(jaw)

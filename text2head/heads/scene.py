@@ -75,9 +75,11 @@ class SceneComposer:
         self.occlusion = OcclusionCache(model, scene_vertices)
         self._eyes = EyeRig(model.template, model.component)
 
-    def compose(self, head: HeadParams, decoded, occlusion: bool = True) -> Scene:
+    def compose(self, head: HeadParams, decoded, occlusion: bool = True,
+                occlusion_cache: OcclusionCache | None = None) -> Scene:
         """The scene of a decoded batch of heads (`decoded` = `model.decode(head)`), with its
-        ambient occlusion unless told otherwise."""
+        ambient occlusion unless told otherwise, from `occlusion_cache` when given (else the
+        composer's own)."""
         kinds = list(decoded.parts)
         size = decoded.texture.shape[-1]
         # Strand faces (hair, brows, lashes, beard) are both cut out and strand-shaded.
@@ -99,8 +101,8 @@ class SceneComposer:
                      normals=torch.cat(normals, 1), tangents=torch.cat(tangents, 1),
                      cutout_faces=strands, hair_faces=strands, neighbors=neighbors,
                      part_faces=spans,
-                     occlusion=(self.occlusion(head, vertices, decoded.rotation, faces, strands)
-                                if occlusion else None),
+                     occlusion=((occlusion_cache or self.occlusion)(
+                         head, vertices, decoded.rotation, faces, strands) if occlusion else None),
                      eyes=self._eyes.corneas(decoded.vertices),
                      gloss=self._gloss(vertices))
 
