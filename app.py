@@ -15,6 +15,7 @@ import sys
 
 import gradio as gr
 
+from text2head.candidates import DEFAULT_COUNT
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.heads.params import MAX_FILE_BYTES
 from text2head.studio import WEIGHT_CONTROLS, Studio, clip_choices, clip_label
@@ -36,7 +37,8 @@ EXAMPLES = [
     ["a surprised child with wide eyes", ""],
     ["an elderly woman with wrinkles, sad", ""],
 ]
-CSS = "#preview img {object-fit: contain} .weights-line {font-size: 0.85em; opacity: 0.8}"
+CSS = ("#preview img {object-fit: contain} .weights-line {font-size: 0.85em; opacity: 0.8} "
+       "#candidates .caption-label {max-width: 100%; white-space: normal; font-size: 0.8em}")
 
 
 def launch_options(studio: Studio) -> dict:
@@ -86,6 +88,14 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 gr.Examples(EXAMPLES, [prompt, negative], cache_examples=False)
             with gr.Column(scale=3):
                 status = gr.HTML(status_html("Ready.", "", 0, 0), label="Status", elem_id="status")
+                candidates = gr.Gallery(label="Candidates: click one to refine it",
+                                        columns=DEFAULT_COUNT, height="fit-content", buttons=[],
+                                        allow_preview=False, interactive=False,
+                                        object_fit="contain", elem_id="candidates")
+                with gr.Row():
+                    more = gr.Button("More like this", size="sm", elem_id="more-like")
+                    chosen = gr.Number(None, label="Candidate", precision=0, minimum=0,
+                                       maximum=DEFAULT_COUNT - 1, visible=False)
                 weights_info = gr.Markdown("", label="Weights in force",
                                            elem_classes="weights-line", elem_id="weights-line")
                 preview = gr.Image(label="Preview", type="filepath", interactive=False,
@@ -119,14 +129,24 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         gr.on(changes, handlers.edit, edits, preview,
               api_name="edit", **quiet).success(
             handlers.export, None, [viewer, *files], api_name="export", **quiet)
+        run_controls = [negative, steps, views, clip, lr_scale, *weights]
         run_inputs = [prompt, negative, seed, steps, views, clip, lr_scale, *weights]
-        run_outputs = [preview, plot, status, weights_info, viewer, *files]
+        # In the order of handlers.run_outputs; the candidates grid last, so that the other
+        # outputs keep their places for callers of /generate from before it.
+        run_outputs = [preview, plot, status, weights_info, viewer, *files, candidates]
+        optimize = {"outputs": run_outputs, "concurrency_limit": MAX_RUNS,
+                    "concurrency_id": "optimize", **quiet}
         for button, handler, name in ((generate, handlers.generate, "generate"),
                                       (continue_button, handlers.continue_editing, "continue")):
             button.click(**pick_seed).then(
-                handler, run_inputs, run_outputs, api_name=name, concurrency_limit=MAX_RUNS,
-                concurrency_id="optimize", **quiet,
-            ).success(**sync_edits)
+                handler, run_inputs, api_name=name, **optimize).success(**sync_edits)
+        # A click in the grid goes through a hidden number, so that API callers (who send
+        # no click) choose by place too: /choose takes the place, 0 to 3.
+        candidates.select(handlers.selected, None, chosen, queue=False, **private).success(
+            handlers.choose, [chosen, *run_controls], api_name="choose", **optimize,
+        ).success(**sync_edits)
+        more.click(handlers.more_like, clip, [candidates, status], api_name="more_like",
+                   **quiet)
         stop.click(handlers.stop, None, status, queue=False, api_name="stop")
         print_button.click(handlers.print_stl, None, print_file, api_name="print_stl",
                            concurrency_limit=MAX_RUNS, concurrency_id="print")

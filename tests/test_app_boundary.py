@@ -119,6 +119,11 @@ def test_unknown_endpoints_are_404_naming_the_endpoint(app):
     # Edit sliders and style menus (fault 5: NaN used to reach the session's head).
     ("/edit", {0: "NaN"}, f"{EDIT_CONTROLS[0].label} must be a number"),
     ("/edit", {len(EDIT_CONTROLS): '"mohawk"'}, f"{STYLE_MENUS[0][0]} must be one of"),
+    # The candidates grid: a place in it, and only once there is one.
+    ("/choose", {0: "7"}, "Candidate must be a whole number from 0 to 3; got 7"),
+    ("/choose", {0: "null"}, "Candidate must be a whole number from 0 to 3; got None"),
+    ("/choose", {0: "1"}, "There are no candidates yet: press Generate first"),
+    ("/more_like", {}, "There are no candidates yet: press Generate first"),
 ])
 def test_rejections_name_the_input_and_what_it_accepts(app, endpoint, replace, expected,
                                                        capfd):

@@ -1,6 +1,7 @@
 """The studio in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright), used
 as a person would: type a prompt, Generate, watch the preview change, move a weight slider
-mid-run and see the engine use it, Stop, see the 3D viewer load the result, download it.
+mid-run and see the engine use it, Stop, see the 3D viewer load the result, download it; and
+the candidates grid: four thumbnails after Generate, a click refines the one clicked.
 
 Screenshots go to $TEXT2HEAD_TEST_ARTIFACTS (default: the test's tmp folder).
 """
@@ -8,6 +9,7 @@ Screenshots go to $TEXT2HEAD_TEST_ARTIFACTS (default: the test's tmp folder).
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from pathlib import Path
@@ -60,6 +62,15 @@ def wait_for_text(page, selector: str, text: str) -> None:
     page.locator(selector).filter(has_text=text).wait_for()
 
 
+def wait_until(condition, what: str) -> None:
+    """Poll `condition` until it holds (fails after the test's timeout)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never saw {what}")
+        time.sleep(0.1)
+
+
 def wait_for_model(page) -> None:
     """Until the 3D viewer's canvas draws something besides its plain background."""
     canvas = page.locator("#viewer canvas")
@@ -107,3 +118,35 @@ def test_generate_live_weight_stop_and_viewer_in_a_real_browser(page, artifacts)
     assert download.value.suggested_filename == "head.glb"
     download.value.save_as(artifacts / "head.glb")
     assert_valid_glb(artifacts / "head.glb")
+
+
+def test_four_candidates_appear_and_a_click_refines_the_one_clicked(page, studio_app,
+                                                                      artifacts):
+    _, studio = studio_app
+    prompt = "a young woman with freckles"
+    page.locator("#prompt textarea").fill(prompt)
+    page.locator("#seed input").fill("40")
+    set_number(page, "steps", 300)
+    page.locator("#generate").click()
+
+    thumbnails = page.locator("#candidates .thumbnail-item")
+    wait_until(lambda: thumbnails.count() == 4 and
+               page.locator("#candidates .thumbnail-item img").count() == 4,
+               "four candidate thumbnails")
+    labels = page.locator("#candidates .caption-label")
+    wait_until(lambda: "★ best" in " ".join(labels.all_inner_texts()), "the candidates ranked")
+    captions = labels.all_inner_texts()
+    assert [c.split(" · ")[0] for c in captions] == [f"seed {s}" for s in range(40, 44)]
+    chosen = next(i for i, caption in enumerate(captions) if "★ best" not in caption)
+    page.screenshot(path=artifacts / "studio-candidates.png")
+
+    thumbnails.nth(chosen).click()
+    wait_for_text(page, "#status-text", f"seed {40 + chosen} · step")
+    page.locator("#stop").click()
+    wait_for_text(page, "#status-text", "Done (stopped)")
+    assert f"seed {40 + chosen} · Done (stopped)" in page.locator("#status-text").inner_text()
+    configs = [json.loads(path.read_text(encoding="utf-8"))
+               for path in studio.root.glob("*/run-*/config.json")]
+    [config] = [config for config in configs if config["prompt"] == prompt]
+    assert config["seed"] == 40 + chosen
+    assert [c["seed"] for c in config["candidates"]] == [40, 41, 42, 43]

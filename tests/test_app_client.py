@@ -1,6 +1,7 @@
 """The app through `gradio_client`, as a script or another Space calls it: streamed generation
-ending in a valid GLB, live weights, Stop, two sessions at once, and the endpoints that need
-no CLIP, on an app started with `python app.py` and no CLIP weights at all."""
+ending in a valid GLB, the candidates grid (a click refines the one chosen, "More like this"),
+live weights, Stop, two sessions at once, and the endpoints that need no CLIP, on an app
+started with `python app.py` and no CLIP weights at all."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from app_server import app_process
 from gltf_validator import assert_valid_glb
 from gradio_client import Client
 
+from text2head import api
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
 
 pytestmark = pytest.mark.slow
 RESULT_SECONDS = 600  # generous: other test runs share the two cores
+PARAMS = 8  # the params.json download among a run's outputs (before the candidates grid)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +50,37 @@ def wait_for_output(job, predicate, timeout: float = RESULT_SECONDS):
     pytest.fail("no expected update before the timeout")
 
 
+def captions(output) -> list[str]:
+    """The captions of the candidates grid in a run event's output (its last)."""
+    grid = output[-1]
+    return [item["caption"] for item in grid] if isinstance(grid, list) else []
+
+
+def run_configs(studio, client) -> list[dict]:
+    """The config.json of every run the client's session has written."""
+    folder = studio.session(client.session_hash).folder
+    return [json.loads(path.read_text(encoding="utf-8"))
+            for path in folder.glob("run-*/config.json")]
+
+
 def test_generate_streams_updates_and_ends_with_valid_downloads(client):
     job = client.submit(prompt="an old man with a big nose, laughing", steps=12, views=1,
                         api_name="/generate")
     final = job.result(timeout=RESULT_SECONDS)
     outputs = job.outputs()
-    assert len(outputs) >= 3, "expected several streamed updates and the final result"
-    # First the instant head with what was understood, then the run's updates.
+    assert len(outputs) >= 4, "expected several streamed updates and the final result"
+    # First the four candidates with what was understood, then their CLIP scores and the
+    # best one marked, then the run's updates.
     assert "Understood: old man · big nose · laughing" in outputs[0][2]
-    assert outputs[0][0] is not None
-    assert "<progress" in outputs[1][2] and "RANDOM WEIGHTS" in outputs[1][2]
-    preview, _, status, _, viewer, glb, obj_zip, ply, params = final
+    assert captions(outputs[0]) == ["seed 0", "seed 1", "seed 2", "seed 3"]
+    ranked = captions(outputs[1])
+    assert all("CLIP" in caption for caption in ranked)
+    best = next(i for i, caption in enumerate(ranked) if "★ best" in caption)
+    assert any("<progress" in output[2] and "RANDOM WEIGHTS" in output[2]
+               for output in outputs[2:])
+    preview, _, status, _, viewer, glb, obj_zip, ply, params, _ = final
     assert "Done: 12 steps" in status and "Understood: old man" in status
+    assert f"seed {best}" in status  # the best candidate was refined
     assert viewer != glb and glb.endswith(".glb") and ply.endswith(".ply")
     assert_valid_glb(glb)
     assert_valid_glb(viewer)
@@ -70,6 +92,40 @@ def test_generate_streams_updates_and_ends_with_valid_downloads(client):
             ["head.mtl", "head.obj", "head.png", "head_normal.png",  # the skin's detail
              *(f"head_{p}.png" for p in parts[1:])])
     assert json.loads(Path(params).read_text(encoding="utf-8"))["expression"]
+
+
+def test_a_click_on_a_candidate_refines_that_one_with_its_seed_and_styles(app, client):
+    url, studio = app
+    job = client.submit(prompt="a smiling woman", seed=20, steps=300, views=1,
+                        api_name="/generate")
+    ranked = captions(wait_for_output(job, lambda output: "★ best" in str(output[-1])))
+    assert [caption.split(" · ")[0] for caption in ranked] == [f"seed {s}" for s in range(20, 24)]
+    chosen = next(i for i, caption in enumerate(ranked) if "★ best" not in caption)
+    final = client.predict(chosen, steps=5, views=1, api_name="/choose")
+    assert f"seed {20 + chosen} · Done: 5 steps" in final[2]
+    job.result(timeout=RESULT_SECONDS)  # the best one's run, replaced by the chosen one's
+    assert not any("Done" in str(output[2]) for output in job.outputs())
+    [config] = run_configs(studio, client)  # the replaced run wrote nothing
+    assert config["seed"] == 20 + chosen and config["choose_styles"] == []
+    assert [c["seed"] for c in config["candidates"]] == [20, 21, 22, 23]
+    assert all(c["clip_score"] is not None for c in config["candidates"])
+    assert config["styles"] == config["candidates"][chosen]["styles"]  # its styles stay
+
+
+def test_more_like_this_keeps_the_chosen_heads_styles_with_new_seeds(app, client):
+    url, studio = app
+    job = client.submit(prompt="a bearded man", seed=30, steps=5, views=1,
+                        api_name="/generate")
+    job.result(timeout=RESULT_SECONDS)
+    [config] = run_configs(studio, client)
+    best = next(c for c in config["candidates"] if c["seed"] == config["seed"])
+    grid, status = client.predict(api_name="/more_like")
+    assert [item["caption"].split(" · ")[0] for item in grid] == \
+        [f"seed {s}" for s in range(34, 38)]
+    assert f"more like seed {best['seed']}" in status
+    near = studio.session(client.session_hash).grid.shown
+    assert [c.head.styles.to_dict() for c in near] == [best["styles"]] * 4
+    assert len({c.head.identity.numpy().tobytes() for c in near}) == 4  # four other people
 
 
 def test_two_sessions_live_weights_stop_and_isolation(app):
@@ -97,8 +153,9 @@ def test_two_sessions_live_weights_stop_and_isolation(app):
         first.close()
         second.close()
     assert not any("clip 1 → 0.25" in (output[3] or "") for output in job_b.outputs())
-    assert final_a[-1] != final_b[-1]
-    assert Path(final_a[-1]).read_text() != Path(final_b[-1]).read_text()  # each its own head
+    params_a, params_b = final_a[PARAMS], final_b[PARAMS]
+    assert params_a != params_b
+    assert Path(params_a).read_text() != Path(params_b).read_text()  # each its own head
 
 
 def test_stop_without_a_run_says_so(client):
@@ -115,12 +172,24 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
         client = Client(url, verbose=False)
         try:
             # Without weights, Generate answers with the prompt reader's instant head.
-            preview, _, status, _, viewer, glb, *_ = client.predict(
-                prompt="a bald old man with a long white beard", steps=5, api_name="/generate")
+            prompt = "a bald old man with a long white beard"
+            job = client.submit(prompt=prompt, steps=5, api_name="/generate")
+            preview, _, status, _, viewer, glb, *_ = job.result(timeout=RESULT_SECONDS)
             assert "Understood: old man · bald · long white beard" in status
-            assert "instant — not refined by CLIP" in status
+            assert "seed 0, instant — not refined by CLIP" in status
             assert "TEXT2HEAD_CLIP=ViT-B-32:/path/to/" in status
+            assert captions(job.outputs()[0]) == [f"seed {s}" for s in range(4)]
             assert_valid_glb(glb)
+            # A click on a candidate puts it in the editor, with its downloads.
+            *_, status, _, _, glb, _, _, params, _ = client.predict(2, api_name="/choose")
+            assert "seed 2, instant — not refined by CLIP" in status
+            assert_valid_glb(glb)
+            chosen = head_model.from_json(Path(params).read_text(encoding="utf-8"))
+            shown = Path(client.predict(api_name="/export")[-1]).read_text(encoding="utf-8")
+            assert head_model.from_json(shown).styles == chosen.styles  # what the editor has
+            instant, _, _ = api.instant(prompt, model=head_model, seed=2)
+            assert chosen.styles == instant.styles
+            assert torch.allclose(chosen.identity, instant.identity, atol=1e-5)
             with pytest.raises(Exception, match="TEXT2HEAD_CLIP="):  # continuing needs CLIP
                 client.predict(prompt="make him smile", steps=5, api_name="/continue")
             random_preview, status = client.predict(3, api_name="/random_head")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from gltf_validator import assert_valid_glb
+from PIL import Image
 
 import text2head
 from text2head.cli import main
@@ -77,6 +78,11 @@ def test_edit_starts_from_saved_parameters(tmp_path):
         (["generate", "x", "--weight", "clip", "--clip", "random:tiny"], "NAME=NUMBER"),
         (["generate", "x", "--clip", "ViT-B-32:/no/such/file.safetensors"], "local checkpoint"),
         (["generate", "x", "--clip", "not a spec"], "not a spec"),
+        (["generate", "x", "--candidates", "0", "--clip", "random:tiny"], "candidates must be"),
+        (["generate", "x", "--candidates", "3", "--steps", "0", "--clip", "random:tiny"],
+         "steps must be"),
+        (["generate", "x", "--variety", "1.5", "--instant"], "variety must be"),
+        (["generate", "x", "--variety", "nan", "--clip", "random:tiny"], "variety must be"),
     ],
 )
 def test_bad_input_fails_before_work(tmp_path, capsys, args, message):
@@ -102,3 +108,43 @@ def test_generate_says_once_that_a_long_prompt_was_cut(tmp_path, capsys):
     assert code == 0, err
     assert err.count(notice) == 1 and "truncated" not in err  # the note, not also the warning
     assert json.loads((tmp_path / "config.json").read_text())["notices"] == [notice]
+
+
+def test_instant_candidates_are_one_head_per_seed_and_a_sheet(tmp_path, capsys):
+    args = ["generate", "a woman", "--instant", "--candidates", "3", "--seed", "5"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0, capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    folders = sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir())
+    assert folders == ["seed-5", "seed-6", "seed-7"]
+    params = [(tmp_path / "a" / f / "params.json").read_text() for f in folders]
+    assert len(set(params)) == 3  # three different women
+    assert params == [(tmp_path / "b" / f / "params.json").read_text() for f in folders]
+    config = json.loads((tmp_path / "a" / "seed-6" / "config.json").read_text())
+    assert config["seed"] == 6 and config["variety"] == 1.0 and config["refined"] is False
+    assert [c["seed"] for c in config["candidates"]] == [5, 6, 7]
+    assert_valid_glb(tmp_path / "a" / "seed-7" / "head.glb")
+    sheet = Image.open(tmp_path / "a" / "candidates.png")
+    assert sheet.width >= 2 * 2 * 192 and sheet.height >= 2 * 192
+
+
+def test_generate_refines_the_best_of_its_candidates(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["generate", "a man", "--candidates", "2", "--seed", "3", "--clip",
+                 "random:tiny", "--steps", "1", "--views", "1", "--augmentations", "1",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text())
+    scores = {c["seed"]: c["clip_score"] for c in config["candidates"]}
+    assert set(scores) == {3, 4} and all(isinstance(v, float) for v in scores.values())
+    assert config["seed"] == max(scores, key=scores.get)
+    # The refinement keeps the chosen candidate's styles (no style choice).
+    best = json.loads((out / "candidates" / f"seed-{config['seed']}" / "params.json").read_text())
+    assert config["styles"] == best["styles"] and config["style_scores"] == {}
+    assert (out / "candidates" / "candidates.png").is_file()
+
+
+def test_variety_zero_keeps_the_neutral_head(tmp_path, head_model):
+    assert main(["generate", "a portrait", "--instant", "--variety", "0", "--seed", "9",
+                 "--out", str(tmp_path)]) == 0
+    head = head_model.read_params(tmp_path / "params.json")
+    assert head_model.to_json(head) == head_model.to_json(head_model.neutral())

@@ -6,16 +6,19 @@ its results; the CLI and the web app use the same two functions around their own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from text2head.bundle import prepare_output_dir, write_instant, write_run
+from text2head.bundle import prepare_output_dir, write_candidates, write_instant, write_run
+from text2head.candidates import DEFAULT_COUNT, Candidate, check_count, rank
+from text2head.candidates import candidates as make_candidates
 from text2head.guidance import CLIPGuide, load_clip
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import instant_head
-from text2head.optimize import BestHead, Optimization, RunConfig
+from text2head.optimize import SCORE_VIEWS, BestHead, Optimization, RunConfig
 from text2head.understand import Understanding, understand
 
 EDIT_WEIGHTS = {"identity_preservation": 1.0, "directional": 0.5}
@@ -36,6 +39,7 @@ class Result:
     style_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # CLIP's choice
     understood: Understanding | None = None  # what the prompt reader took from the prompt
     notices: tuple[str, ...] = ()  # sentences for the person, e.g. the prompt was cut
+    candidates: list[dict] = field(default_factory=list)  # seeds and scores it started from
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -76,8 +80,9 @@ def prepare(
 
 
 def finish(run: Optimization, history: list[dict[str, float]],
-           out: str | Path | None = None) -> Result:
-    """The best head of a finished (or stopped) run, written to `out` when given."""
+           out: str | Path | None = None, candidates: Sequence[Candidate] = ()) -> Result:
+    """The best head of a finished (or stopped) run, written to `out` when given; the
+    `candidates` it was chosen from go into config.json."""
     best = run.best or BestHead(run.head.detach(), float("nan"), len(history))
     result = Result(
         head=best.head, clip_score=best.clip_score, best_step=best.step,
@@ -85,6 +90,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         clip_spec=" + ".join(model.spec for model, _ in run.guide.models),
         clip_description=run.guide.description, style_scores=run.style_scores,
         understood=run.understood, notices=run.notices,
+        candidates=[candidate.to_dict() for candidate in candidates],
     )
     if out is not None:
         result.files = write_run(run.model, result, out)
@@ -110,18 +116,41 @@ def edit(params: str | Path | HeadParams, instruction: str, *,
 INSTANT_LABEL = "instant — not refined by CLIP"
 
 
-def instant(prompt: str, *, model: HeadModel | None = None,
-            out: str | Path | None = None) -> tuple[HeadParams, Understanding, dict[str, Path]]:
-    """The head the prompt reader makes of `prompt`, without CLIP (works offline), written
-    to `out` when given (labelled "instant — not refined by CLIP" in config.json)."""
-    RunConfig(prompt=prompt)  # the same prompt checks as a run
+def instant(prompt: str, *, model: HeadModel | None = None, out: str | Path | None = None,
+            seed: int = 0, variety: float = 1.0,
+            ) -> tuple[HeadParams, Understanding, dict[str, Path]]:
+    """The head the prompt reader makes of `prompt` with `seed` deciding what it leaves open
+    (see `text2head.variety`), without CLIP (works offline), written to `out` when given
+    (labelled "instant — not refined by CLIP" in config.json)."""
+    RunConfig(prompt=prompt, seed=seed, variety=variety)  # the same checks as a run
     model = model or HeadModel()
     understood = understand(prompt)
-    head = instant_head(model, understood)
+    head = instant_head(model, understood, seed=seed, variety=variety)
     files = {}
     if out is not None:
-        files = write_instant(model, head, understood, out, INSTANT_LABEL)
+        files = write_instant(model, head, understood, out, INSTANT_LABEL,
+                              seed=seed, variety=variety)
     return head, understood, files
+
+
+def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variety: float = 1.0,
+               rank_with: str | CLIPGuide | None = None, device: str | torch.device = "cpu",
+               model: HeadModel | None = None, out: str | Path | None = None,
+               ) -> tuple[list[Candidate], Understanding, dict[str, Path]]:
+    """The instant heads of seeds `seed` ... `seed + count - 1`; ranked best first by CLIP
+    when `rank_with` names a guide (see `load_guide`), in seed order otherwise. With `out`,
+    each is written to `out/seed-N/` and a contact sheet to `out/candidates.png`."""
+    RunConfig(prompt=prompt, seed=seed, variety=variety)
+    check_count(count)
+    model = (model or HeadModel()).to(device)
+    understood = understand(prompt)
+    found = make_candidates(model, understood, seed, count, variety)
+    if rank_with is not None:
+        found = rank(model, load_guide(rank_with, device), found, prompt, SCORE_VIEWS)
+    files = {}
+    if out is not None:
+        files = write_candidates(model, found, understood, out, INSTANT_LABEL, variety)
+    return found, understood, files
 
 
 def read_prompts(path: str | Path) -> list[str]:

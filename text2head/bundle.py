@@ -7,11 +7,15 @@ import io
 import json
 from pathlib import Path
 
+from PIL import Image, ImageDraw
+
 from text2head.export import export_all
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import not_shown
 from text2head.io import atomic_write, write_text_atomic
 from text2head.preview import contact_sheet, preview_views, save_gif, turntable
+
+CAPTION_HEIGHT = 24
 
 
 def prepare_output_dir(path: str | Path) -> Path:
@@ -54,6 +58,8 @@ def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
                   best_step=result.best_step, best_clip_score=result.clip_score,
                   steps_run=result.steps_run, styles=result.head.styles.to_dict(),
                   style_scores=result.style_scores, notices=list(result.notices))
+    if result.candidates:
+        config["candidates"] = result.candidates
     if result.understood is not None:
         config["understood"] = understood_dict(result.understood)
     files["config"] = write_text_atomic(
@@ -75,17 +81,57 @@ def understood_dict(understood) -> dict:
 
 
 def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str | Path,
-                  label: str) -> dict[str, Path]:
-    """Everything `write_head` writes plus a config.json saying what was understood and that
-    the head was not refined by CLIP."""
+                  label: str, **seeding) -> dict[str, Path]:
+    """Everything `write_head` writes plus a config.json saying what was understood, the
+    `seeding` (seed, variety) and that the head was not refined by CLIP."""
     out = prepare_output_dir(out_dir)
     files = write_head(model, head, out)
-    config = {"prompt": understood.prompt, "start": "instant", "refined": False,
+    config = {"prompt": understood.prompt, "start": "instant", **seeding, "refined": False,
               "label": label, "styles": head.styles.to_dict(),
               "understood": understood_dict(understood)}
     files["config"] = write_text_atomic(
         out / "config.json", json.dumps(config, indent=1, ensure_ascii=False) + "\n")
     return files
+
+
+def write_candidates(model: HeadModel, candidates, understood, out_dir: str | Path, label: str,
+                     variety: float) -> dict[str, Path]:
+    """Each candidate as `write_instant` in `out_dir/seed-N/` (its config.json also lists
+    all of them) and `candidates.png`: a row of front and three-quarter views each."""
+    out = prepare_output_dir(out_dir)
+    files: dict[str, Path] = {}
+    listed = [candidate.to_dict() for candidate in candidates]
+    for candidate in candidates:
+        written = write_instant(model, candidate.head, understood, out / f"seed-{candidate.seed}",
+                                label, seed=candidate.seed, variety=variety,
+                                candidates=listed)
+        files.update({f"{kind}-{candidate.seed}": path for kind, path in written.items()})
+    files["candidates"] = out / "candidates.png"
+    with atomic_write(files["candidates"]) as temporary:
+        candidate_sheet(model, candidates).save(temporary)
+    return files
+
+
+def candidate_sheet(model: HeadModel, candidates, resolution: int = 192) -> Image.Image:
+    """Front and three-quarter views of each candidate side by side, captioned with its seed
+    (and CLIP score when ranked)."""
+    tiles = []
+    for candidate in candidates:
+        views = contact_sheet(preview_views(model, candidate.head,
+                                            views=("front", "three_quarter"),
+                                            resolution=resolution))
+        tile = Image.new("RGB", (views.width, views.height + CAPTION_HEIGHT), "white")
+        tile.paste(views, (0, CAPTION_HEIGHT))
+        score = "" if candidate.clip_score is None else f" · CLIP {candidate.clip_score:.1f}"
+        ImageDraw.Draw(tile).text((6, 6), f"seed {candidate.seed}{score}", fill="black")
+        tiles.append(tile)
+    columns = min(len(tiles), 2)
+    rows = -(-len(tiles) // columns)
+    width, height = tiles[0].size
+    sheet = Image.new("RGB", (columns * width, rows * height), "white")
+    for index, tile in enumerate(tiles):
+        sheet.paste(tile, ((index % columns) * width, (index // columns) * height))
+    return sheet
 
 
 def losses_csv(history: list[dict[str, float]]) -> str:

@@ -12,10 +12,11 @@ import torch
 from tqdm import tqdm
 
 from text2head import api
-from text2head.bundle import prepare_output_dir, write_head
+from text2head.bundle import prepare_output_dir, write_candidates, write_head
+from text2head.candidates import check_count
 from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
 from text2head.heads import HeadModel
-from text2head.optimize import START_MODES, Optimization
+from text2head.optimize import START_MODES, Optimization, RunConfig
 from text2head.printing import PrintOptions, print_head
 from text2head.styles import DEFAULT_CHOICES
 
@@ -71,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--instant", action="store_true",
                           help="only the instant head from the prompt reader: no CLIP, no "
                           "optimization (works offline)")
+    generate.add_argument("--variety", type=float, default=1.0,
+                          help="how far the seed decides what the prompt leaves open: 0 keeps "
+                          "the neutral head's face, skin and hair, 1 (default) is the seed's")
+    generate.add_argument("--candidates", type=int, default=1, metavar="N",
+                          help="make N instant heads (seeds SEED ... SEED+N-1) and a contact "
+                          "sheet in OUT/candidates; unless --instant, CLIP ranks them and the "
+                          "best is refined into OUT")
     generate.set_defaults(run=run_generate)
 
     edit = commands.add_parser("edit", help="change a saved head by an instruction")
@@ -143,6 +151,7 @@ def _print_options(args: argparse.Namespace) -> PrintOptions:
 
 
 def run_generate(args: argparse.Namespace) -> None:
+    check_count(args.candidates)
     make = _instant if args.instant else _optimize
     if args.prompts is None:
         make(args, args.prompt, args.out)
@@ -156,7 +165,11 @@ def run_generate(args: argparse.Namespace) -> None:
 def _instant(args, prompt: str, out: Path) -> None:
     if args.style:
         raise ValueError("--style cannot be combined with --instant: the prompt sets the styles")
-    _, understood, files = api.instant(prompt, out=out)
+    if args.candidates > 1:
+        found, understood, files = api.candidates(prompt, count=args.candidates, seed=args.seed,
+                                                  variety=args.variety, out=out)
+    else:
+        _, understood, files = api.instant(prompt, out=out, seed=args.seed, variety=args.variety)
     print(f"{prompt!r}  understood: {understood.summary() or 'nothing'}  "
           f"({api.INSTANT_LABEL})", file=sys.stderr)
     _report(files)
@@ -170,35 +183,54 @@ def run_edit(args: argparse.Namespace) -> None:
 
 
 def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_weights=None):
-    weights = {**(extra_weights or {}), **_parse_weights(args.weight)}
     fixed = _parse_styles(args.style)
-    if start is None:  # generate: begin from the instant (or neutral) head
+    options = dict(negative=args.negative, steps=args.steps, views=args.views, seed=args.seed,
+                   variety=getattr(args, "variety", 1.0), augmentations=args.augmentations,
+                   view_prompts=args.view_prompts,
+                   weights={**(extra_weights or {}), **_parse_weights(args.weight)},
+                   # Styles the command line fixes are kept; CLIP chooses the others.
+                   choose_styles=tuple(kind for kind in DEFAULT_CHOICES if kind not in fixed))
+    RunConfig(prompt=prompt, **options)  # every option checked before any work
+    device = _device(args.device)
+    clip, found = args.clip, []
+    if start is None and getattr(args, "candidates", 1) > 1:  # generate: refine the best
+        clip = api.load_guide(clip, device)
+        model = (model or HeadModel()).to(device)
+        found, understood, _ = api.candidates(prompt, count=args.candidates, seed=args.seed,
+                                              variety=options["variety"], rank_with=clip,
+                                              model=model)
+        start = _with_styles(model, found[0].head, args.style)
+        options.update(seed=found[0].seed, choose_styles=())  # chosen with its styles
+    elif start is None:  # generate: begin from the instant (or neutral) head
         start = args.start
         if fixed:
             model = model or HeadModel()
-            begin = api.instant(prompt, model=model)[0] if start == "instant" else model.neutral()
+            begin = (api.instant(prompt, model=model, seed=args.seed,
+                                 variety=options["variety"])[0]
+                     if start == "instant" else model.neutral())
             start = _with_styles(model, begin, args.style)
-    # Styles the command line fixes are kept; CLIP chooses the others.
-    choose = tuple(kind for kind in DEFAULT_CHOICES if kind not in fixed)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     with warnings.catch_warnings():
         # The run's notices say it once per run; the warning comes only on a first encoding.
         warnings.simplefilter("ignore", PromptTruncatedWarning)
-        run = api.prepare(prompt, clip=args.clip, device=device, start=start, model=model,
-                          out=out, negative=args.negative, steps=args.steps, views=args.views,
-                          seed=args.seed, augmentations=args.augmentations,
-                          view_prompts=args.view_prompts, weights=weights,
-                          choose_styles=choose)
+        run = api.prepare(prompt, clip=clip, device=device, start=start, model=model, out=out,
+                          **options)
+        if found:  # written once the run's options are known to be good
+            _report(write_candidates(model, found, understood, out / "candidates",
+                                     api.INSTANT_LABEL, options["variety"]))
         print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
         print(f"understood: {run.understood.summary() or 'nothing'}", file=sys.stderr)
         for notice in run.notices:
             print(f"note: {notice}", file=sys.stderr)
         history = _iterate_with_progress(run)
-    result = api.finish(run, history, out)
+    result = api.finish(run, history, out, candidates=found)
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
     _report(result.files)
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def _iterate_with_progress(run: Optimization) -> list[dict[str, float]]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from text2head.heads import HeadModel, HeadParams
 from text2head.understand import Attribute, Understanding
+from text2head.variety import IRIS, Dice, person, sample_styles, vary
 
 Target = tuple[str, str, float]  # group, parameter ("*": all of the group), value at strength 1
 
@@ -96,14 +97,7 @@ EFFECTS: dict[tuple[str, str], tuple[Target, ...]] = {
     ("head", "size"): (("local_shape", "head-scale-horiz-incr", 0.5),
                        ("local_shape", "head-scale-vert-incr", 0.5),
                        ("local_shape", "head-scale-depth-incr", 0.5)),
-    ("eye_colour", "blue"): _colour("iris", 0.30, 0.50, 0.75),
-    ("eye_colour", "green"): _colour("iris", 0.35, 0.55, 0.35),
-    ("eye_colour", "brown"): _colour("iris", 0.33, 0.22, 0.13),
-    ("eye_colour", "hazel"): _colour("iris", 0.50, 0.40, 0.20),
-    ("eye_colour", "grey"): _colour("iris", 0.50, 0.55, 0.60),
-    ("eye_colour", "dark"): _colour("iris", 0.12, 0.08, 0.06),
-    ("eye_colour", "amber"): _colour("iris", 0.70, 0.45, 0.15),
-    ("eye_colour", "violet"): _colour("iris", 0.50, 0.35, 0.70),
+    **{("eye_colour", name): _colour("iris", *rgb) for name, rgb in IRIS.items()},
     ("hair", "length"): (("hair", "hair_length", 0.9),),
     ("hair", "volume"): (("hair", "hair_volume", 0.85),),
     ("hair", "curly"): (("hair", "hair_volume", 0.8),),
@@ -223,6 +217,7 @@ STYLE_RULES: tuple[tuple[str, str, int, str, str], ...] = (
 )
 
 # Years to the model's age parameter (0 = baby, 1/3 = child, 2/3 = young adult, 1 = old).
+PIGMENT_NAMES = ("eumelanin", "pheomelanin", "grey")
 UNSTATED_HAIR = {True: "long01", False: "short02"}  # by "is the head feminine"
 AGE_ANCHORS = ((1.0, 0.0), (11.0, 1 / 3), (25.0, 2 / 3), (90.0, 1.0))
 GREY_YEARS = (45.0, 85.0)  # hair greys from the first age to fully (0.9) at the second
@@ -230,9 +225,56 @@ WRINKLE_YEARS = (50.0, 90.0)
 
 
 def instant_head(model: HeadModel, understanding: Understanding,
-                 base: HeadParams | None = None) -> HeadParams:
-    """`base` (the neutral head by default) with every understood attribute shown clearly."""
+                 base: HeadParams | None = None, *, seed: int | None = None,
+                 variety: float = 1.0) -> HeadParams:
+    """`base` (the neutral head by default) with every understood attribute shown clearly.
+
+    With a `seed`, what the prompt leaves open moves `variety` of the way toward the seed's
+    person (`text2head.variety`): a new seed is a new face, skin, eyes, hair and styles,
+    while everything stated stays as it is without one. Given a `base`, its styles stay
+    (the seed moves only its values: "more like this")."""
+    if not 0.0 <= variety <= 1.0:
+        raise ValueError(f"variety must be between 0 and 1, got {variety}")
     head = (base if base is not None else model.neutral()).detach()
+    moves = _moves(model, understanding)
+    dice = None
+    if seed is not None and variety > 0:
+        dice = Dice.roll(seed, len(model.specs["local_shape"].params))
+        vary(model, head, person(dice, _years_values), dice,
+             stated_parameters(model, understanding), variety)
+    for (group, index), move in moves.items():
+        getattr(head, group)[:, index] = model.specs[group].params[index].default + move
+    _set_hair_colours(model, head, understanding)
+    for group, value in head.groups():
+        setattr(head, group, value.clamp(model.specs[group].column("low", value),
+                                         model.specs[group].column("high", value)))
+    stated_styles = _styles(understanding)
+    if dice is not None and base is None:
+        unstated = sample_styles(dice, model.known_styles, _feminine(model, head),
+                                 _years(model, head))
+        head = head.with_styles(**{**unstated, **stated_styles})
+    else:
+        head = head.with_styles(**stated_styles)
+        names_a_person = understanding.get("gender") or understanding.get("age")
+        if base is None and names_a_person and "hair" not in stated_styles:
+            head = head.with_styles(hair=UNSTATED_HAIR[_feminine(model, head)])
+    model.validate(head)
+    return head
+
+
+def stated_parameters(model: HeadModel, understanding: Understanding) -> set[tuple[str, str]]:
+    """(group, parameter) of everything the prompt states: a seed never moves these. A hair
+    colour or lightness states all three hair pigments ("light hair" is lighter than the
+    neutral head's, not than the seed's)."""
+    stated = {(group, model.specs[group].names[index])
+              for group, index in _moves(model, understanding)}
+    if understanding.get("hair_colour"):
+        stated |= {("hair", f"hair_{pigment}") for pigment in PIGMENT_NAMES}
+    return stated
+
+
+def _moves(model: HeadModel, understanding: Understanding) -> dict[tuple[str, int], float]:
+    """(group, index) → how far each stated attribute moves a parameter from its default."""
     moves: dict[tuple[str, int], float] = {}
     for attribute in understanding.attributes:
         strength, targets = _targets(attribute)
@@ -243,26 +285,22 @@ def instant_head(model: HeadModel, understanding: Understanding,
                 move = strength * (target - spec.params[index].default)
                 if abs(move) >= abs(moves.get((group, index), 0.0)):
                     moves[(group, index)] = move
-    for (group, index), move in moves.items():
-        getattr(head, group)[:, index] = model.specs[group].params[index].default + move
-    _set_hair_colours(model, head, understanding)
-    for group, value in head.groups():
-        setattr(head, group, value.clamp(model.specs[group].column("low", value),
-                                         model.specs[group].column("high", value)))
-    head = head.with_styles(**_styles(understanding))
-    names_a_person = understanding.get("gender") or understanding.get("age")
-    if base is None and names_a_person and "hair" not in _styles(understanding):
-        head = head.with_styles(hair=_unstated_hair(model, head))
-    model.validate(head)
-    return head
+    return moves
 
 
-def _unstated_hair(model: HeadModel, head: HeadParams) -> str:
-    """A person (a gender or an age is stated) whose hair the prompt does not mention is not
-    shown bald: long hair for a feminine head, short hair otherwise (CLIP may choose another
-    style in a run)."""
-    gender = float(head.identity[0, model.specs["identity"].index("gender")])
-    return UNSTATED_HAIR[gender > 0.5]
+def _feminine(model: HeadModel, head: HeadParams) -> bool:
+    """Is the head feminine: a person whose hair is unstated gets long hair if so (short
+    otherwise) without a seed, and mostly long hair with one."""
+    return float(head.identity[0, model.specs["identity"].index("gender")]) > 0.5
+
+
+def _years(model: HeadModel, head: HeadParams) -> float:
+    age = float(head.identity[0, model.specs["identity"].index("age")])
+    return float(np.interp(age, [b for _, b in AGE_ANCHORS], [a for a, _ in AGE_ANCHORS]))
+
+
+def _years_values(years: float) -> dict[tuple[str, str], float]:
+    return {(group, name): value for group, name, value in _age_targets(years)}
 
 
 def instant_styles_fixed(understanding: Understanding) -> set[str]:
@@ -291,13 +329,11 @@ def _targets(attribute: Attribute) -> tuple[float, tuple[Target, ...]]:
 
 
 def _age_targets(years: float) -> tuple[Target, ...]:
-    """Age in years as the age parameter, with grey hair and wrinkles that come with it; a
-    neutral age is a neutral head, so these are offsets from a young adult."""
-    grey = 0.9 * _ramp(years, *GREY_YEARS)
-    wrinkles = 0.9 * _ramp(years, *WRINKLE_YEARS)
+    """Age in years as the age parameter, with the grey hair and wrinkles that come with it
+    (none when young: a stated child is never grey, whatever the seed)."""
     return (("identity", "age", _interpolate(years, AGE_ANCHORS)),
-            *((("hair", "hair_grey", grey),) if grey else ()),
-            *((("local_shape", "head-age-incr", wrinkles),) if wrinkles else ()))
+            ("hair", "hair_grey", 0.9 * _ramp(years, *GREY_YEARS)),
+            ("local_shape", "head-age-incr", 0.9 * _ramp(years, *WRINKLE_YEARS)))
 
 
 def _set_hair_colours(model: HeadModel, head: HeadParams, understanding: Understanding) -> None:
@@ -307,15 +343,14 @@ def _set_hair_colours(model: HeadModel, head: HeadParams, understanding: Underst
     hair = head.hair
     colour = _pigments(understanding, "hair_colour")
     if colour is not None:
-        for name, value in zip(("hair_eumelanin", "hair_pheomelanin", "hair_grey"), colour,
-                               strict=True):
-            hair[:, names.index(name)] = value
+        for pigment, value in zip(PIGMENT_NAMES, colour, strict=True):
+            hair[:, names.index(f"hair_{pigment}")] = value
     lightness = understanding.get("hair_colour", "lightness")
     if lightness is not None:
         hair[:, names.index("hair_eumelanin")] -= LIGHTNESS_STEP * lightness.value
     beard = _pigments(understanding, "beard_colour")
     if beard is not None:
-        for pigment, value in zip(("eumelanin", "pheomelanin", "grey"), beard, strict=True):
+        for pigment, value in zip(PIGMENT_NAMES, beard, strict=True):
             shift = value - hair[:, names.index(f"hair_{pigment}")].clamp(0, 1)
             hair[:, names.index(f"beard_{pigment}_shift")] = shift
 

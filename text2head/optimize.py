@@ -75,6 +75,9 @@ class RunConfig:
     # Without a given start head: "instant" starts from the head the prompt reader makes of
     # the prompt (text2head.instant), "neutral" from the neutral head.
     start: str = "instant"
+    # How far the instant start moves what the prompt leaves open toward the seed's person
+    # (text2head.variety): 0 keeps the neutral head's values, 1 (default) is the seed's.
+    variety: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -98,6 +101,9 @@ class RunConfig:
             raise ValueError(f"yaw_range must satisfy -180 <= low < high <= 180, got "
                              f"{self.yaw_range}")
         LiveSettings(self.weights, self.learning_rates)  # raises on a bad name or value
+        if isinstance(self.variety, bool) or not isinstance(self.variety, int | float) or \
+                not 0.0 <= self.variety <= 1.0:
+            raise ValueError(f"variety must be a number from 0 to 1, got {self.variety!r}")
         if self.start not in START_MODES:
             raise ValueError(f"start must be one of {', '.join(START_MODES)}, got {self.start!r}")
         unknown = set(self.choose_styles) - set(Styles.kinds())
@@ -161,7 +167,7 @@ class Optimization:
         self.stated_styles = set()
         if start is None and config.start == "instant" and reference is None:
             self.understood = with_zero_shot(self.understood, guide)
-            start = instant_head(model, self.understood)
+            start = instant_head(model, self.understood, seed=config.seed, variety=config.variety)
             self.stated_styles = instant_styles_fixed(self.understood)
         self.start = (start or model.neutral()).detach().to(self.device)
         model.validate(self.start)

@@ -1,9 +1,10 @@
 """The web studio's logic, kept out of `app.py` so that it is testable without a browser or a
-server: run controls (`controls`), a run in a worker thread (`worker`), one visitor's head,
-run and files (`session`), what sessions share and how they end (`studio`), where files live
-(`storage`), the limits sessions live within (`limits`), uploads (`uploads`), the checked
-boundary every endpoint's inputs pass (`inputs`, and `hosting` where it meets Gradio's
-server), and what each of the app's events does (`handlers`)."""
+server: run controls (`controls`), a run in a worker thread (`worker`), the candidates grid
+(`grid`), one visitor's head, run and files (`session`), what sessions share and how they
+end (`studio`), where files live (`storage`), the limits sessions live within (`limits`),
+uploads (`uploads`), the checked boundary every endpoint's inputs pass (`inputs`, and
+`hosting` where it meets Gradio's server), and what each of the app's events does
+(`handlers`)."""
 
 from text2head.studio.controls import (
     WEIGHT_CONTROLS,

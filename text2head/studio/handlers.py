@@ -4,27 +4,63 @@ use while the event runs; `app.py` lays the page out and wires these to its comp
 
 from __future__ import annotations
 
+import contextlib
 import html
 import random
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import gradio as gr
 import torch
 
 from text2head import api
+from text2head.candidates import Candidate, more_like, rank
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
 from text2head.heads import HeadParams
+from text2head.optimize import SCORE_VIEWS
 from text2head.preview import contact_sheet
 from text2head.studio.controls import (
     WEIGHT_CONTROLS,
     loss_figure,
     preview_image,
 )
+from text2head.studio.grid import CandidateGrid, one_thread
 from text2head.studio.hosting import rejecting
 from text2head.studio.session import Downloads, Session, downloads_from
 from text2head.studio.studio import Studio
-from text2head.studio.worker import status_line, weights_line
+from text2head.studio.worker import RunWorker, status_line, weights_line
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The run controls an event was sent with (checked by the app's boundary)."""
+
+    negative: str | None
+    steps: float
+    views: float
+    clip: str
+    lr_scale: float
+    weights: Sequence[float]
+
+    def start(self, studio: Studio, key: str, prompt: str, **options) -> RunWorker:
+        """Start the session's run with these controls; `options` as `Studio.start_run`."""
+        names = [control.name for control in WEIGHT_CONTROLS]
+        return studio.start_run(
+            key, prompt, clip=self.clip, weights=dict(zip(names, self.weights, strict=True)),
+            learning_rate_scale=self.lr_scale, negative=(self.negative or "").strip() or None,
+            steps=int(self.steps), views=int(self.views), **options)
+
+    def refine(self, studio: Studio, key: str, grid: CandidateGrid,
+               candidate: Candidate) -> RunWorker:
+        """Refine a candidate of the grid: from its head, with its seed and its styles (CLIP
+        does not choose them again), the grid listed in the run's config.json."""
+        return self.start(studio, key, grid.prompt, editing=False, start=candidate.head,
+                          candidates=grid.shown, seed=candidate.seed, choose_styles=())
+
+
+NOT_RUNNING = ""  # the weights line before a run has started: empty (scripts wait for text)
 
 
 class Handlers:
@@ -48,44 +84,101 @@ class Handlers:
     @rejecting
     def generate(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
                  lr_scale, *weights):
-        """Optimize a head for the prompt, streaming previews, losses and status."""
-        yield from self._optimize(request, False, prompt, negative, seed, steps, views, clip,
-                                  lr_scale, weights)
+        """Four instant candidates (seeds s…s+3) in the grid at once; then, with CLIP, their
+        scores and the best one refined (streaming previews, losses and status) unless one
+        is clicked first. Without CLIP weights the first candidate is the answer."""
+        options = RunOptions(negative, steps, views, clip, lr_scale, weights)
+        with self.studio.using(request.session_hash) as session:
+            with one_thread():
+                found, understood, _ = api.candidates(prompt, seed=int(seed),
+                                                      model=self.studio.model,
+                                                      device=self.studio.device)
+                grid = session.show_candidates(prompt, understood, found)
+            line = _understood_line(understood)
+            yield run_outputs(status=_status(f"{line} — {len(found)} candidates, seeds "
+                                             f"{found[0].seed}–{found[-1].seed}; ranking…"),
+                              weights=NOT_RUNNING, grid=grid.gallery())
+            try:
+                guide = self.studio.guide(clip)
+            except CLIPWeightsUnavailable as error:
+                yield self._instant_result(session, grid, grid.chosen, error)
+                return
+            self._score(grid, guide)
+            worker = session.refine_best(grid, lambda best: options.refine(
+                self.studio, request.session_hash, grid, best))
+            if worker is None:  # a candidate was clicked meanwhile: its run has the page
+                yield run_outputs(grid=grid.gallery())
+                return
+            yield run_outputs(status=_status(f"{line} — refining the best candidate, seed "
+                                             f"{grid.chosen.seed}; click another to refine "
+                                             "it instead…"), grid=grid.gallery())
+            yield from self._stream(session, worker, line, f"seed {grid.chosen.seed}")
+
+    @rejecting
+    def choose(self, request: gr.Request, index, negative, steps, views, clip, lr_scale,
+               *weights):
+        """Refine the candidate clicked in the grid (this session's run stops); without
+        CLIP weights, show it in the editor with its downloads."""
+        options = RunOptions(negative, steps, views, clip, lr_scale, weights)
+        with self.studio.using(request.session_hash) as session:
+            grid, candidate = session.pick(int(index))
+            try:
+                worker = options.refine(self.studio, request.session_hash, grid, candidate)
+            except CLIPWeightsUnavailable as error:
+                yield self._instant_result(session, grid, candidate, error)
+                return
+            line = _understood_line(grid.understood)
+            yield run_outputs(status=_status(f"{line} — refining seed {candidate.seed}…"),
+                              weights=NOT_RUNNING)
+            yield from self._stream(session, worker, line, f"seed {candidate.seed}")
+
+    @rejecting
+    def more_like(self, request: gr.Request, clip):
+        """Four new candidates near the chosen one, with the next unused seeds: its styles
+        and what the prompt states stay (see `candidates.more_like`); scored when CLIP is
+        there."""
+        with self.studio.using(request.session_hash) as session:
+            grid = session.shown_grid()
+            with one_thread():
+                found = more_like(self.studio.model, grid.understood, grid.chosen.head,
+                                  grid.next_seed)
+                near = session.show_candidates(grid.prompt, grid.understood, found,
+                                               grid.chosen)
+            text = (f"{len(found)} more like seed {grid.chosen.seed}: seeds "
+                    f"{found[0].seed}–{found[-1].seed}. Click one to refine it.")
+            yield near.gallery(), _status(text)
+            with contextlib.suppress(CLIPWeightsUnavailable):  # unscored without weights
+                self._score(near, self.studio.guide(clip))
+                yield near.gallery(), _status(text)
+
+    def _score(self, grid: CandidateGrid, guide) -> None:
+        """The grid's CLIP scores on the fixed score views, on one core: the other serves
+        the page the thumbnails it was just sent (ranking on both cores delayed them)."""
+        with one_thread():
+            grid.scored(rank(self.studio.model, guide, grid.shown, grid.prompt, SCORE_VIEWS))
+
+    @staticmethod
+    def selected(event: gr.SelectData) -> int:
+        """The place clicked in the grid (the page sends it on to /choose)."""
+        return event.index
 
     @rejecting
     def continue_editing(self, request: gr.Request, prompt, negative, seed, steps, views, clip,
                          lr_scale, *weights):
         """Optimize from the head on show toward a new prompt, staying close to it."""
-        yield from self._optimize(request, True, prompt, negative, seed, steps, views, clip,
-                                  lr_scale, weights)
-
-    def _optimize(self, request, editing, prompt, negative, seed, steps, views, clip, lr_scale,
-                  weights):
-        names = [control.name for control in WEIGHT_CONTROLS]
+        options = RunOptions(negative, steps, views, clip, lr_scale, weights)
         with self.studio.using(request.session_hash) as session:
-            understood = None
-            if not editing:  # show the head the prompt describes at once, before any CLIP step
-                head, understood, _ = api.instant(prompt, model=self.studio.model)
-                session.adopt(head)
-                yield (self.picture(session, head), gr.skip(),
-                       status_html(f"{_understood_line(understood)} — starting…", "", 0,
-                               int(steps)), gr.skip(), gr.skip(), *[gr.skip()] * 4)
             try:
-                worker = self.studio.start_run(
-                    request.session_hash, prompt, clip=clip, editing=editing,
-                    weights=dict(zip(names, weights, strict=True)),
-                    learning_rate_scale=lr_scale, negative=(negative or "").strip() or None,
-                    steps=int(steps), views=int(views), seed=int(seed),
-                )
-            except CLIPWeightsUnavailable as error:
-                if understood is None:  # continuing needs CLIP: say how to provide weights
-                    raise gr.Error(str(error), duration=None, print_exception=False) from None
-                yield self._instant_result(session, understood, error)
-                return
-            yield from self._stream(session, worker, understood)
+                worker = options.start(self.studio, request.session_hash, prompt,
+                                       editing=True, seed=int(seed))
+            except CLIPWeightsUnavailable as error:  # continuing needs CLIP: say how
+                raise gr.Error(str(error), duration=None, print_exception=False) from None
+            yield from self._stream(session, worker)
 
-    def _stream(self, session: Session, worker, understood):
-        """The run's updates, then its result; a run whose page went away is stopped."""
+    def _stream(self, session: Session, worker, lead: str = "", title: str = ""):
+        """The run's updates (each status line starting with `title`), then its result (its
+        status line with `lead` and `title`); a run whose page went away is stopped, and a
+        run that another of the session replaced ends without a result."""
         description = worker.run.guide.description
         notices = " ".join(f"Note: {text}." for text in worker.run.notices)
         viewer_due = 0.0
@@ -95,16 +188,19 @@ class Handlers:
                     raise gr.Error(f"The run failed: {update.error}", print_exception=False)
                 if update.done:
                     break
-                viewer = gr.skip()
+                viewer = None
                 if update.head is not None and time.monotonic() >= viewer_due:
                     viewer = str(session.viewer_glb(update.head))
                     viewer_due = time.monotonic() + self.viewer_seconds
-                image = gr.skip() if update.preview is None else \
+                image = None if update.preview is None else \
                     str(session.picture(contact_sheet(update.preview)))
-                text = " ".join(filter(None, (status_line(update), notices)))
-                yield (image, loss_figure(update.history),
-                       status_html(text, description, update.step, update.steps),
-                       weights_line(worker, update), viewer, *[gr.skip()] * 4)
+                text = " ".join(filter(None, (_joined(title, status_line(update)), notices)))
+                yield run_outputs(preview=image, plot=loss_figure(update.history),
+                                  status=status_html(text, description, update.step,
+                                                     update.steps),
+                                  weights=weights_line(worker, update), viewer=viewer)
+            if worker.replaced:
+                return
             result = session.finish_run(worker)
         finally:
             if not worker.done:  # the page went away mid-run: never leave it running
@@ -115,20 +211,28 @@ class Handlers:
         stopped = " (stopped)" if worker.run.stopped else ""
         done = (f"Done{stopped}: {result.steps_run} steps, best CLIP score "
                 f"{result.clip_score:.1f} at step {result.best_step}.")
-        done = " · ".join(filter(None, (understood and _understood_line(understood), done)))
-        yield (self.picture(session, result.head), loss_figure(result.history),
-               status_html(" ".join(filter(None, (done, notices))), description, result.steps_run,
-                       result.config.steps),
-               gr.skip(), str(viewer), *download_values(downloads))
+        yield run_outputs(preview=self.picture(session, result.head),
+                          plot=loss_figure(result.history),
+                          status=status_html(" ".join(filter(None, (_joined(lead, title, done),
+                                                                    notices))),
+                                             description, result.steps_run,
+                                             result.config.steps),
+                          viewer=str(viewer), downloads=downloads)
 
-    def _instant_result(self, session: Session, understood, error: CLIPWeightsUnavailable):
-        """Without CLIP weights, the instant head is the answer: files, viewer and a status
-        line saying it was not refined and how to get weights."""
-        downloads = session.export_instant(understood)
-        text = (f"{_understood_line(understood)} — {api.INSTANT_LABEL}. No CLIP weights, so "
-                f"no optimization: {error}")
-        return (self.picture(session, session.head), gr.skip(), status_html(text, "", 0, 0),
-                gr.skip(), str(session.viewer_glb(session.head)), *download_values(downloads))
+    def _instant_result(self, session: Session, grid: CandidateGrid, candidate: Candidate,
+                        error: CLIPWeightsUnavailable) -> tuple:
+        """Without CLIP weights, a candidate is the answer: it goes to the editor, with its
+        files, viewer and a status line naming its seed, saying it was not refined and how
+        to get weights."""
+        session.adopt(candidate.head)
+        downloads = session.export_instant(grid.understood, seed=candidate.seed,
+                                           candidates=[c.to_dict() for c in grid.shown])
+        text = (f"{_understood_line(grid.understood)} — seed {candidate.seed}, "
+                f"{api.INSTANT_LABEL} (click another candidate to edit it instead). No CLIP "
+                f"weights, so no optimization: {error}")
+        return run_outputs(preview=self.picture(session, session.head), status=_status(text),
+                           weights=NOT_RUNNING, viewer=str(session.viewer_glb(session.head)),
+                           downloads=downloads)
 
     @rejecting
     def stop(self, request: gr.Request) -> str:
@@ -213,8 +317,28 @@ def download_values(downloads: Downloads) -> list[str]:
             str(downloads.params)]
 
 
+def run_outputs(*, preview: str | None = None, plot=None, status: str | None = None,
+                weights: str | None = None, viewer: str | None = None,
+                downloads: Downloads | None = None, grid: list | None = None) -> tuple:
+    """One update of a run event's outputs, in the order of app.py's `run_outputs`
+    (preview, loss chart, status, weights line, 3D viewer, the four downloads, candidates
+    grid); what is not given stays as it is on the page."""
+    files = [None] * 4 if downloads is None else download_values(downloads)
+    values = (preview, plot, status, weights, viewer, *files, grid)
+    return tuple(gr.skip() if value is None else value for value in values)
+
+
 def _understood_line(understood) -> str:
     return f"Understood: {understood.summary() or 'nothing'}"
+
+
+def _joined(*parts: str) -> str:
+    return " · ".join(filter(None, parts))
+
+
+def _status(text: str) -> str:
+    """A status line without a run's progress bar or guide."""
+    return status_html(text, "", 0, 0)
 
 
 def status_html(text: str, guide: str, step: int, steps: int) -> str:

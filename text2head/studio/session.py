@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +22,14 @@ from PIL import Image
 
 from text2head import api
 from text2head.bundle import write_head, write_instant
+from text2head.candidates import Candidate
 from text2head.edits import apply_edits
 from text2head.export import export_glb
 from text2head.heads import HeadModel, HeadParams
 from text2head.printing import Progress, print_head
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, check_values
 from text2head.studio.controls import learning_rates
+from text2head.studio.grid import CandidateGrid, thumbnail
 from text2head.studio.worker import RunWorker
 from text2head.understand import Understanding
 
@@ -87,7 +89,7 @@ def downloads_from(files: Mapping[str, Path]) -> Downloads:
 
 class Session:
     """One visitor: a private folder, the head on show (`head`), the head edits start from
-    (`base`), and at most one run."""
+    (`base`), the candidates on show (`grid`), and at most one run."""
 
     def __init__(self, model: HeadModel, folder: Path, max_bytes: int):
         self.model = model
@@ -97,6 +99,7 @@ class Session:
         self.base: HeadParams = model.neutral()
         self.head: HeadParams = self.base
         self.worker: RunWorker | None = None
+        self.grid: CandidateGrid | None = None
         self.last_used = time.monotonic()
         self.closed = False
         self._lock = threading.Lock()
@@ -106,19 +109,20 @@ class Session:
     def running(self) -> bool:
         return self.worker is not None and not self.worker.done
 
-    def start(self, run, editing: bool) -> RunWorker:
-        """Start a run (stopping this session's previous one)."""
+    def start(self, run, editing: bool, candidates: Sequence[Candidate] = ()) -> RunWorker:
+        """Start a run (the previous one of this session stops, replaced: its page shows the
+        new run instead of its result)."""
         if self.closed:
             raise SessionEnded("this session has ended")
-        self.stop()
-        self.worker = RunWorker(run, editing)
+        self.stop(replaced=True)
+        self.worker = RunWorker(run, editing, candidates)
         return self.worker
 
-    def stop(self) -> bool:
+    def stop(self, replaced: bool = False) -> bool:
         """Stop the run, if one is going; True if there was one."""
         if not self.running:
             return False
-        self.worker.stop()
+        self.worker.stop(replaced)
         return True
 
     def set_weight(self, name: str, value: float) -> None:
@@ -142,6 +146,46 @@ class Session:
         """The run's best head with every file written (waits for the run to end)."""
         with self.writing("run") as folder:
             return worker.finish(folder)
+
+    # ----- candidates -----------------------------------------------------------------------
+    def show_candidates(self, prompt: str, understood: Understanding,
+                        found: Sequence[Candidate], chosen: Candidate | None = None
+                        ) -> CandidateGrid:
+        """Put `found` in the grid, with a thumbnail each (one folder for all); `chosen`
+        (default: the first) is what "More like this" starts from until one is clicked."""
+        with self.writing("candidates") as folder:
+            pictures = []
+            for candidate in found:
+                pictures.append(folder / f"seed-{candidate.seed}.png")
+                thumbnail(self.model, candidate.head).save(pictures[-1])
+        self.grid = CandidateGrid(prompt, understood, list(found), pictures,
+                                  chosen or found[0])
+        return self.grid
+
+    def shown_grid(self) -> CandidateGrid:
+        """The grid on show; a clear error before the first Generate."""
+        if self.grid is None:
+            raise ValueError("There are no candidates yet: press Generate first")
+        return self.grid
+
+    def pick(self, index: int) -> tuple[CandidateGrid, Candidate]:
+        """The grid and its candidate at `index` (a place the boundary checked), now the
+        chosen one: from now on the grid's best is not refined automatically."""
+        grid = self.shown_grid()
+        with grid.lock:
+            grid.picked = True
+            grid.chosen = grid.shown[index]
+            return grid, grid.chosen
+
+    def refine_best(self, grid: CandidateGrid,
+                    start: Callable[[Candidate], RunWorker]) -> RunWorker | None:
+        """`start(best)` for the grid's best candidate, unless one was clicked or another grid
+        came meanwhile (the person's choice wins); None then."""
+        with grid.lock:
+            if grid.picked or self.grid is not grid:
+                return None
+            grid.chosen = grid.best
+            return start(grid.chosen)
 
     # ----- the head on show ---------------------------------------------------------------
     def adopt(self, head: HeadParams) -> None:
@@ -229,11 +273,12 @@ class Session:
         with self.writing("export") as folder:
             return downloads_from(write_head(self.model, self.head, folder, preview=False))
 
-    def export_instant(self, understood: Understanding) -> Downloads:
-        """Every download of the instant head (no CLIP), labelled as such in config.json."""
+    def export_instant(self, understood: Understanding, **seeding) -> Downloads:
+        """Every download of the instant head (no CLIP), labelled as such in config.json
+        with its `seeding` (seed, candidates)."""
         with self.writing("instant") as folder:
             return downloads_from(write_instant(self.model, self.head, understood, folder,
-                                                api.INSTANT_LABEL))
+                                                api.INSTANT_LABEL, **seeding))
 
     def viewer_glb(self, head: HeadParams) -> Path:
         """A light GLB (small textures) of a head and its parts for the 3D viewer."""

@@ -12,14 +12,15 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
 from text2head import api
+from text2head.candidates import Candidate
 from text2head.guidance import CLIPGuide, CLIPWeightsUnavailable, parse_clip_spec
-from text2head.heads import HeadModel
+from text2head.heads import HeadModel, HeadParams
 from text2head.studio.controls import learning_rates, run_weights
 from text2head.studio.limits import Limits
 from text2head.studio.memory import release_freed_memory
@@ -210,14 +211,17 @@ class Studio:
 
     def start_run(self, key: str, prompt: str, *, clip: str, editing: bool,
                   weights: Mapping[str, float], learning_rate_scale: float,
+                  start: HeadParams | None = None, candidates: Sequence[Candidate] = (),
                   **options) -> RunWorker:
         """Check the inputs, load CLIP and start a session's run; continuing (`editing`)
-        starts from the head on show and keeps close to it. `options` are RunConfig fields."""
+        starts from the head on show and keeps close to it. A run from a grid starts from
+        its candidate's head (`start`) and lists the grid's `candidates` in config.json.
+        `options` are RunConfig fields."""
         with self.using(key) as session:  # preparing takes a while: it must not expire
             run = api.prepare(
                 prompt, clip=self.guide(clip), device=self.device, model=self.model,
-                start=session.head if editing else None,
+                start=session.head if editing else start,
                 weights=run_weights(weights, editing),
                 learning_rates=learning_rates(learning_rate_scale), **options,
             )
-            return session.start(run, editing)
+            return session.start(run, editing, candidates)

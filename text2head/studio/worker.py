@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from text2head import api
+from text2head.candidates import Candidate
 from text2head.heads import HeadParams
 from text2head.optimize import Optimization, StepResult
 from text2head.settings import LiveSettings
@@ -55,11 +56,15 @@ class Update:
 
 
 class RunWorker:
-    """Runs one `Optimization` in a daemon thread; `updates()` hands its progress out."""
+    """Runs one `Optimization` in a daemon thread; `updates()` hands its progress out. A run
+    started from a grid of `candidates` lists them in its config.json."""
 
-    def __init__(self, run: Optimization, editing: bool = False):
+    def __init__(self, run: Optimization, editing: bool = False,
+                 candidates: Sequence[Candidate] = ()):
         self.run = run
         self.editing = editing
+        self.candidates = tuple(candidates)
+        self.replaced = False  # stopped because another run of its session took its place
         self.settings = RecordingSettings(run.config.weights, run.config.learning_rates)
         self.initial_weights = self.settings.snapshot()[0]
         run.settings = self.settings
@@ -92,8 +97,10 @@ class RunWorker:
                 self.done = True
                 self._condition.notify_all()
 
-    def stop(self) -> None:
-        """End the run after the step in progress; the best head so far is kept."""
+    def stop(self, replaced: bool = False) -> None:
+        """End the run after the step in progress; the best head so far is kept, unless the
+        run is `replaced` by another (its page then shows the new run, not this result)."""
+        self.replaced = self.replaced or replaced
         self.run.stop()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -143,7 +150,7 @@ class RunWorker:
     def finish(self, out: Path) -> api.Result:
         """The best head so far, with every file written to `out` (waits for the thread)."""
         self.join()
-        return api.finish(self.run, list(self.history), out)
+        return api.finish(self.run, list(self.history), out, self.candidates)
 
 
 def status_line(update: Update) -> str:
