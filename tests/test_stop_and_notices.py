@@ -40,13 +40,14 @@ class MovementScoreGuide(CLIPGuide):
         return self.sign * 100.0 * (rgb - self.start_images).abs().flatten(1).mean(1)
 
 
-def _fixed_view_score(model, guide, head, config: RunConfig) -> float:
-    """The head's score as a preview scores it, computed here independently."""
-    cameras = Cameras.named_views(SCORE_VIEWS)
+def _fixed_view_score(run: Optimization, head) -> float:
+    """The head's score as a preview scores it (the fixed views, through the run's renderer
+    and its occlusion bake), computed here independently of the run's own bookkeeping."""
+    config = run.config
     with torch.no_grad():
-        images = render_head(model, head, cameras, resolution=config.resolution,
-                             decoded=model.decode(head, config.texture_size))
-    return float(guide.clip_score(images, config.prompt).mean())
+        images = run.model_render(head, run.model.decode(head, config.texture_size),
+                                  Cameras.named_views(SCORE_VIEWS), None, 1.0).rgb
+    return float(run.guide.clip_score(images, config.prompt).mean())
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0], ids=["step4-better", "step1-better"])
@@ -67,9 +68,8 @@ def test_stop_between_previews_keeps_the_better_head(head_model, guide, sign):
     assert [r.step for r in results] == [1, 2, 3, 4]  # no extra result for the final scoring
     assert results[3].clip_score is None  # step 4 was not previewed
 
-    first, fourth = (_fixed_view_score(head_model, scorer, r.head, config)
-                     for r in (results[0], results[3]))
-    assert fourth > first if sign > 0 else first > fourth  # the situation the test needs
+    first, fourth = (_fixed_view_score(run, r.head) for r in (results[0], results[3]))
+    assert fourth > first if sign > 0 else first > fourth, (first, fourth)  # what it needs
     better = results[3] if fourth > first else results[0]
     assert run.best.step == better.step
     assert run.best.clip_score == pytest.approx(max(first, fourth), rel=1e-5)
