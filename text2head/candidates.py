@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import torch
-
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import instant_head
-from text2head.preview import render_head
 from text2head.render import Cameras
+from text2head.styles import view_scores
 from text2head.understand import Understanding
 
 DEFAULT_COUNT = 4
@@ -53,14 +51,12 @@ def more_like(model: HeadModel, understanding: Understanding, chosen: HeadParams
 
 def rank(model: HeadModel, guide, found: list[Candidate], prompt: str, views: tuple[str, ...],
          resolution: int = 224) -> list[Candidate]:
-    """`found` with their CLIP scores, best first (ties keep seed order)."""
+    """`found` with their CLIP scores (mean over `views`, scored as the style choice scores
+    its candidates), best first (ties keep seed order)."""
     cameras = Cameras.named_views(list(views), device=model.template.device)
-    scored = []
-    with torch.no_grad():
-        for candidate in found:
-            images = render_head(model, candidate.head, cameras, resolution=resolution)
-            score = float(guide.clip_score(images, prompt).mean())
-            scored.append(replace(candidate, clip_score=score))
+    scores = view_scores(model, guide, [c.head for c in found], prompt, cameras, resolution)
+    scored = [replace(candidate, clip_score=float(score))
+              for candidate, score in zip(found, scores.mean(1), strict=True)]
     return sorted(scored, key=lambda c: -c.clip_score)
 
 

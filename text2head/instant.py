@@ -241,7 +241,7 @@ def instant_head(model: HeadModel, understanding: Understanding,
     if seed is not None and variety > 0:
         dice = Dice.roll(seed, len(model.specs["local_shape"].params))
         vary(model, head, person(dice, _years_values), dice,
-             stated_parameters(model, understanding), variety)
+             _stated(model, moves, understanding), variety)
     for (group, index), move in moves.items():
         getattr(head, group)[:, index] = model.specs[group].params[index].default + move
     _set_hair_colours(model, head, understanding)
@@ -266,8 +266,12 @@ def stated_parameters(model: HeadModel, understanding: Understanding) -> set[tup
     """(group, parameter) of everything the prompt states: a seed never moves these. A hair
     colour or lightness states all three hair pigments ("light hair" is lighter than the
     neutral head's, not than the seed's)."""
-    stated = {(group, model.specs[group].names[index])
-              for group, index in _moves(model, understanding)}
+    return _stated(model, _moves(model, understanding), understanding)
+
+
+def _stated(model: HeadModel, moves: dict[tuple[str, int], float],
+            understanding: Understanding) -> set[tuple[str, str]]:
+    stated = {(group, model.specs[group].names[index]) for group, index in moves}
     if understanding.get("hair_colour"):
         stated |= {("hair", f"hair_{pigment}") for pigment in PIGMENT_NAMES}
     return stated

@@ -43,11 +43,7 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
         heads = [head.with_styles(**{kind: style}) for style in candidates]
         new = [candidate for candidate in heads if candidate.styles not in seen]
         if new:
-            # Without ambient occlusion: a bake per candidate would cost about a second each,
-            # and every candidate is compared under the same light anyway.
-            images = torch.cat([render_head(model, candidate, cameras, resolution=resolution,
-                                            occlusion=False) for candidate in new])
-            per_view = guide.clip_score(images, prompt).view(len(new), len(views))
+            per_view = view_scores(model, guide, new, prompt, cameras, resolution)
             seen.update(zip((candidate.styles for candidate in new), per_view, strict=True))
         per_style = torch.stack([seen[candidate.styles] for candidate in heads]).mean(1)
         scores[kind] = {style: float(s) for style, s in zip(candidates, per_style, strict=True)}
@@ -57,3 +53,14 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
             best = stated
         head = replace(head, styles=replace(head.styles, **{kind: best}))
     return head, scores
+
+
+@torch.no_grad()
+def view_scores(model: HeadModel, guide, heads: list[HeadParams], prompt: str,
+                cameras: Cameras, resolution: int) -> torch.Tensor:
+    """(len(heads), views) CLIP scores (100 x cosine) of each head seen from `cameras`, in
+    one CLIP batch. Without ambient occlusion: a bake per head would cost about a second
+    each, and the heads are compared under the same light anyway."""
+    images = torch.cat([render_head(model, head, cameras, resolution=resolution,
+                                    occlusion=False) for head in heads])
+    return guide.clip_score(images, prompt).view(len(heads), -1)
