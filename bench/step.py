@@ -27,9 +27,9 @@ from timing import median_ms  # noqa: E402
 
 from text2head import api  # noqa: E402
 from text2head.heads import HeadModel  # noqa: E402
-from text2head.optimize import SCORE_VIEWS, Optimization, RunConfig  # noqa: E402
+from text2head.optimize import Optimization, RunConfig  # noqa: E402
 from text2head.render import Cameras, Lights  # noqa: E402
-from text2head.styles import DEFAULT_CHOICES, choose_styles  # noqa: E402
+from text2head.styles import DEFAULT_CHOICES, STYLE_VIEWS, choose_styles  # noqa: E402
 
 PROMPT = "an old man with a big nose, laughing"
 
@@ -62,7 +62,7 @@ def main() -> None:
     figures["step_ms"] = round(step_ms, 1)
     figures["parts_over_bare"] = round(step_ms / min(bare_ms), 3)
     began = time.perf_counter()
-    choose_styles(model, guide, neutral, PROMPT, DEFAULT_CHOICES, SCORE_VIEWS)
+    choose_styles(model, guide, neutral, PROMPT, DEFAULT_CHOICES, STYLE_VIEWS)
     figures["style_choice_s"] = round(time.perf_counter() - began, 2)
     clip_ms = clip_only_ms(model, guide, config, args.device)
     figures["clip_only_ms"] = clip_ms

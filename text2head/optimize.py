@@ -36,7 +36,7 @@ from text2head.instant import instant_head, instant_styles_fixed
 from text2head.preview import render_scene
 from text2head.render import Cameras, Lights
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
-from text2head.styles import CANDIDATE_RESOLUTION, DEFAULT_CHOICES, choose_styles
+from text2head.styles import CANDIDATE_RESOLUTION, DEFAULT_CHOICES, STYLE_VIEWS, choose_styles
 from text2head.text import check_text
 from text2head.understand import understand
 
@@ -195,7 +195,7 @@ class Optimization:
         if config.choose_styles and self.reference is None:
             self.start, self.style_scores = choose_styles(
                 self.model, self.guide, self.start, config.prompt, config.choose_styles,
-                SCORE_VIEWS, min(config.resolution, CANDIDATE_RESOLUTION),
+                STYLE_VIEWS, min(config.resolution, CANDIDATE_RESOLUTION),
                 keep=self.stated_styles)
         leaves = self._leaves()
         optimizer = torch.optim.Adam(

@@ -20,6 +20,10 @@ DEFAULT_CHOICES = ("hair", "facial_hair")
 # Candidates are rendered this small (CLIP scales them up to its input): rendering, not CLIP,
 # is most of a candidate's cost, and the choice is between whole hairstyles and beards.
 CANDIDATE_RESOLUTION = 160
+# Candidates are seen from the front and at three-quarter: together they show a hairstyle's
+# outline, length and volume and a beard's shape; the profile that the run's score views add
+# repeats that at a third more CLIP cost, and CLIP is most of the choice's time (issue 16).
+STYLE_VIEWS = ("front", "three_quarter")
 # A style the prompt states is kept unless another scores this much higher (100 x cosine).
 CLEAR_MARGIN = 1.0
 
