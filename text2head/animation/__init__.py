@@ -1,0 +1,1 @@
+"""Animation clips of a head's morph targets: idle, expression and talk."""
