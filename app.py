@@ -15,12 +15,13 @@ import sys
 
 import gradio as gr
 
+from text2head.animation.speech import MAX_SAY_CHARS
 from text2head.candidates import DEFAULT_COUNT
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.heads.params import MAX_FILE_BYTES
 from text2head.studio import WEIGHT_CONTROLS, Studio, clip_choices, clip_label
 from text2head.studio.controls import LEARNING_RATE_RANGE
-from text2head.studio.handlers import Handlers, status_html
+from text2head.studio.handlers import ANIMATE_CHOICES, NO_CLIP, Handlers, status_html
 from text2head.studio.hosting import CheckedBlocks, app_kwargs
 from text2head.studio.inputs import MAX_SEED
 from text2head.studio.storage import StorageUnavailable
@@ -110,6 +111,15 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                              for key, label in (("glb", "GLB (animatable)"),
                                                 ("obj", "OBJ+MTL+PNG (zip)"), ("ply", "PLY"),
                                                 ("params", "params.json"))]
+                with gr.Row(equal_height=True):  # issue 18: the GLB animated, on demand
+                    animate_clip = gr.Radio(list(ANIMATE_CHOICES), value=NO_CLIP,
+                                            label="Animate", elem_id="animate-clip")
+                    say = gr.Textbox(label="Line to say (talk)", max_length=MAX_SAY_CHARS,
+                                     placeholder="Hello! I was made from a sentence.",
+                                     elem_id="say")
+                    animate_button = gr.Button("Animate", size="sm", elem_id="animate")
+                animation_preview = gr.Image(label="Animation preview", type="filepath",
+                                             interactive=False, elem_id="animation-preview")
                 with gr.Row():  # 3D print (issue #11): made on demand
                     print_button = gr.Button("3D print (STL)", size="sm", elem_id="print")
                     print_file = gr.File(label="3D print (STL)", elem_id="download-print")
@@ -148,6 +158,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         more.click(handlers.more_like, clip, [candidates, status], api_name="more_like",
                    **quiet)
         stop.click(handlers.stop, None, status, queue=False, api_name="stop")
+        animate_button.click(handlers.animate, [animate_clip, say],
+                             [viewer, files[0], animation_preview], api_name="animate",
+                             concurrency_limit=MAX_RUNS, concurrency_id="animate")
         print_button.click(handlers.print_stl, None, print_file, api_name="print_stl",
                            concurrency_limit=MAX_RUNS, concurrency_id="print")
         open_file.upload(handlers.open_head, open_file, [open_file, preview, status],

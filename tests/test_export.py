@@ -10,6 +10,7 @@ import numpy as np
 import pygltflib
 import pytest
 import trimesh
+from glb_data import read_accessor
 from gltf_validator import assert_valid_glb, issue_lines, validate_glb
 
 from text2head.export import export_all, export_glb, export_obj, export_ply
@@ -122,20 +123,6 @@ def sphere_files(sphere, tmp_path_factory) -> dict[str, Path]:
 
 # ---------------------------------------------------------------------------------------------
 # GLB
-
-
-def read_accessor(gltf: pygltflib.GLTF2, index: int) -> np.ndarray:
-    """Decode one tightly packed accessor from a loaded GLB's binary chunk."""
-    accessor = gltf.accessors[index]
-    view = gltf.bufferViews[accessor.bufferView]
-    dtype = {pygltflib.FLOAT: "<f4", pygltflib.UNSIGNED_SHORT: "<u2",
-             pygltflib.UNSIGNED_INT: "<u4"}[accessor.componentType]
-    width = {pygltflib.SCALAR: 1, pygltflib.VEC2: 2, pygltflib.VEC3: 3,
-             pygltflib.VEC4: 4}[accessor.type]
-    start = view.byteOffset + (accessor.byteOffset or 0)
-    data = np.frombuffer(gltf.binary_blob(), dtype=dtype, count=accessor.count * width,
-                         offset=start)
-    return data.reshape(accessor.count, width) if width > 1 else data
 
 
 @pytest.mark.parametrize(("rings", "segments"), [(6, 8), (181, 360)],

@@ -12,10 +12,11 @@ import numpy as np
 import pygltflib
 import pytest
 import trimesh
+from glb_data import read_accessor
 from gltf_validator import assert_valid_glb, issue_lines
 from head_parts import empty_part, hair, teeth
 from PIL import Image
-from test_export import fail_halfway, read_accessor, with_changes
+from test_export import fail_halfway, with_changes
 
 from text2head.export import export_all, export_glb, export_obj, export_ply
 from text2head.mesh import TexturedMesh

@@ -12,9 +12,9 @@ import pygltflib
 import pytest
 import torch
 import trimesh
+from glb_data import read_accessor
 from gltf_validator import assert_valid_glb, issue_lines
 from head_parts import hair
-from test_export import read_accessor
 
 from text2head.export import export_all, export_glb
 from text2head.occlusion_bake import IN_BASE_COLOUR, base_colour_texture

@@ -9,28 +9,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from gltf_validator import INSTALL_COMMAND, JS_DIR
 from head_parts import hair, teeth
 from PIL import Image
+from threejs_page import probe_page
 
 from text2head.export import export_glb
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [  # WebGL on SwiftShader (CPU), the same on every machine
-    "--headless", "--no-sandbox", "--disable-gpu", "--use-gl=angle", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"]
-ORIGIN = "http://text2head.test"  # answered by the page's route handler, never the network
-CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
-                 ".glb": "model/gltf-binary"}
-STALL = "GPU stall due to ReadPixels"  # SwiftShader's performance note, not a problem
-TIMEOUT_MS = 120_000  # SwiftShader on two shared cores
 
 
 @pytest.fixture(scope="module")
@@ -46,41 +34,8 @@ def parts(head_model):
 @pytest.fixture(scope="module")
 def page(parts, tmp_path_factory):
     """The probe page with the exported GLB loaded (window.probe set)."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)")
-    if not (JS_DIR / "node_modules" / "three").is_dir():
-        pytest.fail(f"three.js is not installed; run `{INSTALL_COMMAND}` from the repository root")
-    from playwright.sync_api import sync_playwright
-
-    glb = export_glb(parts, tmp_path_factory.mktemp("threejs") / "head.glb")
-
-    def serve(route) -> None:
-        """/head.glb, and files under tests/js (node_modules may be a symlink)."""
-        relative = urlparse(route.request.url).path.lstrip("/")
-        file = glb if relative == "head.glb" else JS_DIR / relative
-        if ".." in Path(relative).parts or file.suffix not in CONTENT_TYPES or not file.is_file():
-            route.fulfill(status=404)
-        else:
-            route.fulfill(path=file, content_type=CONTENT_TYPES[file.suffix])
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type in (
-                "error", "warning") and not message.text.endswith(STALL) else None)
-            page.route(f"{ORIGIN}/**", serve)
-            page.goto(f"{ORIGIN}/threejs_probe.html?model=/head.glb")
-            page.wait_for_function("window.probe !== undefined")
-            probe = page.evaluate("window.probe")
-            assert "error" not in probe, f"three.js failed: {probe['error']}\n{errors}"
-            assert not errors, f"browser errors or warnings: {errors}"
-            yield page
-        finally:
-            browser.close()
+    with probe_page(export_glb(parts, tmp_path_factory.mktemp("threejs") / "head.glb")) as page:
+        yield page
 
 
 def render(page, influences: dict[str, float]) -> np.ndarray:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import torch
 
+from text2head.animation.request import AnimationRequest, head_clips, write_clip_files
 from text2head.bundle import prepare_output_dir, write_candidates, write_instant, write_run
 from text2head.candidates import DEFAULT_COUNT, Candidate, check_count, rank
 from text2head.candidates import candidates as make_candidates
+from text2head.export import export_glb
 from text2head.guidance import CLIPGuide, load_clip
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import instant_head
@@ -80,9 +82,10 @@ def prepare(
 
 
 def finish(run: Optimization, history: list[dict[str, float]],
-           out: str | Path | None = None, candidates: Sequence[Candidate] = ()) -> Result:
-    """The best head of a finished (or stopped) run, written to `out` when given; the
-    `candidates` it was chosen from go into config.json."""
+           out: str | Path | None = None, candidates: Sequence[Candidate] = (),
+           animation: AnimationRequest | None = None) -> Result:
+    """The best head of a finished (or stopped) run, written to `out` when given (its GLB
+    animated by `animation`); the `candidates` it was chosen from go into config.json."""
     best = run.best or BestHead(run.head.detach(), float("nan"), len(history))
     result = Result(
         head=best.head, clip_score=best.clip_score, best_step=best.step,
@@ -93,7 +96,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         candidates=[candidate.to_dict() for candidate in candidates],
     )
     if out is not None:
-        result.files = write_run(run.model, result, out)
+        result.files = write_run(run.model, result, out, animation)
     return result
 
 
@@ -117,7 +120,7 @@ INSTANT_LABEL = "instant — not refined by CLIP"
 
 
 def instant(prompt: str, *, model: HeadModel | None = None, out: str | Path | None = None,
-            seed: int = 0, variety: float = 1.0,
+            seed: int = 0, variety: float = 1.0, animation: AnimationRequest | None = None,
             ) -> tuple[HeadParams, Understanding, dict[str, Path]]:
     """The head the prompt reader makes of `prompt` with `seed` deciding what it leaves open
     (see `text2head.variety`), without CLIP (works offline), written to `out` when given
@@ -128,7 +131,7 @@ def instant(prompt: str, *, model: HeadModel | None = None, out: str | Path | No
     head = instant_head(model, understood, seed=seed, variety=variety)
     files = {}
     if out is not None:
-        files = write_instant(model, head, understood, out, INSTANT_LABEL,
+        files = write_instant(model, head, understood, out, INSTANT_LABEL, animation,
                               seed=seed, variety=variety)
     return head, understood, files
 
@@ -151,6 +154,22 @@ def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variet
     if out is not None:
         files = write_candidates(model, found, understood, out, INSTANT_LABEL, variety)
     return found, understood, files
+
+
+def animate(params: str | Path | HeadParams, animation: AnimationRequest, out: str | Path, *,
+            model: HeadModel | None = None, texture_size: int = 1024) -> dict[str, Path]:
+    """Write `out/head.glb` with the requested clips as glTF animations (the first is the one
+    viewers autoplay), `out/animation-<clip>.webp` previews and, when the head talks,
+    `out/visemes.json` (see `text2head.animation.speech`)."""
+    model = model or HeadModel()
+    head = params if isinstance(params, HeadParams) else load_params(model, params)
+    model.validate(head)
+    out = prepare_output_dir(out)
+    clips = head_clips(model, head, animation)
+    meshes = model.to_meshes(head, texture_size=texture_size)
+    files = {"glb": export_glb(meshes, out / "head.glb", clips)}
+    files.update(write_clip_files(model, head, clips, out))
+    return files
 
 
 def read_prompts(path: str | Path) -> list[str]:

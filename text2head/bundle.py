@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from text2head.animation.request import AnimationRequest, head_clips, write_clip_files
 from text2head.export import export_all
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import not_shown
@@ -35,11 +36,16 @@ def prepare_output_dir(path: str | Path) -> Path:
 
 def write_head(
     model: HeadModel, head: HeadParams, out_dir: str | Path, *, texture_size: int = 1024,
-    preview: bool = True,
+    preview: bool = True, animation: AnimationRequest | None = None,
 ) -> dict[str, Path]:
-    """head.glb, head.obj (+ .mtl, .png), head.ply, params.json and preview.png in `out_dir`."""
+    """head.glb, head.obj (+ .mtl, .png), head.ply, params.json and preview.png in `out_dir`;
+    with an `animation`, head.glb carries its clips, each previewed in animation-<clip>.webp
+    (and the talk clip's visemes in visemes.json)."""
     out = prepare_output_dir(out_dir)
-    files = export_all(model.to_meshes(head, texture_size=texture_size), out, stem="head")
+    clips = head_clips(model, head, animation) if animation is not None else []
+    files = export_all(model.to_meshes(head, texture_size=texture_size), out, stem="head",
+                       clips=clips)
+    files.update(write_clip_files(model, head, clips, out))
     files["params"] = write_text_atomic(out / "params.json", model.to_json(head) + "\n")
     if preview:
         files["preview"] = out / "preview.png"
@@ -48,11 +54,12 @@ def write_head(
     return files
 
 
-def write_run(model: HeadModel, result, out_dir: str | Path) -> dict[str, Path]:
+def write_run(model: HeadModel, result, out_dir: str | Path,
+              animation: AnimationRequest | None = None) -> dict[str, Path]:
     """Everything `write_head` writes for the best head, plus config.json (all that is needed
     to run it again), losses.csv (every term per step) and turntable.gif."""
     out = prepare_output_dir(out_dir)
-    files = write_head(model, result.head, out)
+    files = write_head(model, result.head, out, animation=animation)
     config = result.config.to_dict()
     config.update(clip=result.clip_spec, clip_description=result.clip_description,
                   best_step=result.best_step, best_clip_score=result.clip_score,
@@ -81,11 +88,12 @@ def understood_dict(understood) -> dict:
 
 
 def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str | Path,
-                  label: str, **seeding) -> dict[str, Path]:
+                  label: str, animation: AnimationRequest | None = None,
+                  **seeding) -> dict[str, Path]:
     """Everything `write_head` writes plus a config.json saying what was understood, the
     `seeding` (seed, variety) and that the head was not refined by CLIP."""
     out = prepare_output_dir(out_dir)
-    files = write_head(model, head, out)
+    files = write_head(model, head, out, animation=animation)
     config = {"prompt": understood.prompt, "start": "instant", **seeding, "refined": False,
               "label": label, "styles": head.styles.to_dict(),
               "understood": understood_dict(understood)}

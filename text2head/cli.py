@@ -12,6 +12,9 @@ import torch
 from tqdm import tqdm
 
 from text2head import api
+from text2head.animation.clips import CLIP_NAMES
+from text2head.animation.request import ALL, AnimationRequest
+from text2head.animation.speech import MAX_SAY_CHARS
 from text2head.bundle import prepare_output_dir, write_candidates, write_head
 from text2head.candidates import check_count
 from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
@@ -46,11 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     random_head = commands.add_parser("random", help="sample a random head and export it")
     random_head.add_argument("--seed", type=int, default=0)
     _add_output_options(random_head)
+    _add_animation_options(random_head)
     random_head.set_defaults(run=run_random)
 
     export = commands.add_parser("export", help="rebuild every output file from params.json")
     export.add_argument("params", type=Path, help="a params.json written by text2head")
     _add_output_options(export)
+    _add_animation_options(export)
+    export.add_argument("--seed", type=int, default=0, help="seed of the clips' blinks")
     export.add_argument("--print", action="store_true", dest="printable",
                         help="also write a 3D-printable bust: head_print.stl and head_print.3mf")
     export.add_argument("--height-mm", type=float, default=PrintOptions.height_mm,
@@ -79,7 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="make N instant heads (seeds SEED ... SEED+N-1) and a contact "
                           "sheet in OUT/candidates; unless --instant, CLIP ranks them and the "
                           "best is refined into OUT")
+    _add_animation_options(generate)
     generate.set_defaults(run=run_generate)
+
+    animate = commands.add_parser(
+        "animate", help="write an animated GLB of a saved head, with previews and visemes")
+    animate.add_argument("params", type=Path, help="a params.json written by text2head")
+    _add_output_options(animate)
+    _add_animation_options(animate, "--clip")
+    animate.add_argument("--seed", type=int, default=0, help="seed of the clips' blinks")
+    animate.set_defaults(run=run_animate)
 
     edit = commands.add_parser("edit", help="change a saved head by an instruction")
     edit.add_argument("params", type=Path, help="a params.json written by text2head")
@@ -89,6 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(edit)
     edit.set_defaults(run=run_edit)
     return parser
+
+
+def _add_animation_options(parser: argparse.ArgumentParser, flag: str = "--animate") -> None:
+    """`animate` takes --clip; the commands that also make heads take --animate, since
+    their --clip names the CLIP model."""
+    parser.add_argument(flag, action="append", default=[], choices=(*CLIP_NAMES, ALL),
+                        dest="clips", metavar="CLIP",
+                        help="animate head.glb with this clip: idle, expression, talk or all "
+                             "(repeatable; the first is the one viewers autoplay) and write "
+                             "its preview animation-CLIP.webp")
+    parser.add_argument("--say", help=f"the line the talk clip says (at most {MAX_SAY_CHARS} "
+                                      "characters)")
+
+
+def _animation(args: argparse.Namespace, default: tuple[str, ...] = ()) -> AnimationRequest | None:
+    """The clips asked for (checked before any work), or None for a still head."""
+    clips = tuple(args.clips) or default
+    if not clips:
+        if args.say is not None:
+            raise ValueError("--say is the talk clip's line: add the talk clip")
+        return None
+    return AnimationRequest(clips, args.say, args.seed)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -125,19 +162,28 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_random(args: argparse.Namespace) -> None:
+    animation = _animation(args)
     model = HeadModel()
     head = model.sample(torch.Generator().manual_seed(args.seed))
     head = _with_styles(model, head, args.style)
     out = prepare_output_dir(args.out)
-    _report(write_head(model, head, out, texture_size=args.texture_size))
+    _report(write_head(model, head, out, texture_size=args.texture_size, animation=animation))
+
+
+def run_animate(args: argparse.Namespace) -> None:
+    animation = _animation(args, default=("idle",))
+    model = HeadModel()
+    head = _with_styles(model, api.load_params(model, args.params), args.style)
+    _report(api.animate(head, animation, args.out, model=model, texture_size=args.texture_size))
 
 
 def run_export(args: argparse.Namespace) -> None:
     options = _print_options(args) if args.printable else None  # checked before any writing
+    animation = _animation(args)
     model = HeadModel()
     head = _with_styles(model, api.load_params(model, args.params), args.style)
     out = prepare_output_dir(args.out)
-    files = write_head(model, head, out, texture_size=args.texture_size)
+    files = write_head(model, head, out, texture_size=args.texture_size, animation=animation)
     if options is not None:
         files.update(print_head(model, head, out, options))
     _report(files)
@@ -152,6 +198,10 @@ def _print_options(args: argparse.Namespace) -> PrintOptions:
 
 def run_generate(args: argparse.Namespace) -> None:
     check_count(args.candidates)
+    args.animation = _animation(args)
+    if args.animation is not None and args.instant and args.candidates > 1:
+        raise ValueError("--animate animates one head: with --instant --candidates N, animate the "
+                         "candidate you like with `text2head animate DIR/seed-K/params.json`")
     make = _instant if args.instant else _optimize
     if args.prompts is None:
         make(args, args.prompt, args.out)
@@ -169,7 +219,8 @@ def _instant(args, prompt: str, out: Path) -> None:
         found, understood, files = api.candidates(prompt, count=args.candidates, seed=args.seed,
                                                   variety=args.variety, out=out)
     else:
-        _, understood, files = api.instant(prompt, out=out, seed=args.seed, variety=args.variety)
+        _, understood, files = api.instant(prompt, out=out, seed=args.seed, variety=args.variety,
+                                           animation=args.animation)
     print(f"{prompt!r}  understood: {understood.summary() or 'nothing'}  "
           f"({api.INSTANT_LABEL})", file=sys.stderr)
     _report(files)
@@ -222,7 +273,8 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
         for notice in run.notices:
             print(f"note: {notice}", file=sys.stderr)
         history = _iterate_with_progress(run)
-    result = api.finish(run, history, out, candidates=found)
+    result = api.finish(run, history, out, candidates=found,
+                        animation=getattr(args, "animation", None))
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
     _report(result.files)
 

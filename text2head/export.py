@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 
+from text2head.animation.clip import Clip
+from text2head.animation.gltf import add_animations
 from text2head.glb_builder import GlbBuilder, png_bytes
 from text2head.gltf_materials import part_primitives
 from text2head.io import PathLike, atomic_paths, write_bytes_atomic
@@ -32,14 +34,15 @@ Parts = TexturedMesh | Sequence[TexturedMesh]
 # Public API
 
 
-def export_glb(parts: Parts, path: PathLike) -> Path:
+def export_glb(parts: Parts, path: PathLike, clips: Sequence[Clip] = ()) -> Path:
     """Write the parts as one self-contained binary glTF 2.0 file and return its path.
 
     The scene lists one node per part, named after it, each with its own mesh (same name),
-    material and texture; parts with no faces are left out.
+    material and texture; parts with no faces are left out. `clips` become glTF animations of
+    every part's morph weights, in order (viewers that autoplay start the first).
     """
     path = _checked_path(path, ".glb")
-    write_bytes_atomic(path, _glb_bytes(_checked_parts(parts)))
+    write_bytes_atomic(path, _glb_bytes(_checked_parts(parts), clips))
     return path
 
 
@@ -79,9 +82,10 @@ def export_ply(parts: Parts, path: PathLike) -> Path:
     return path
 
 
-def export_all(parts: Parts, out_dir: PathLike, stem: str = "head") -> dict[str, Path]:
-    """Write `<stem>.glb`, `<stem>.obj/.mtl/.png` (+ `<stem>_<part>.png`, `<stem>_normal.png`)
-    and `<stem>.ply` into `out_dir` (created).
+def export_all(parts: Parts, out_dir: PathLike, stem: str = "head",
+               clips: Sequence[Clip] = ()) -> dict[str, Path]:
+    """Write `<stem>.glb` (animated by `clips`), `<stem>.obj/.mtl/.png` (+ `<stem>_<part>.png`,
+    `<stem>_normal.png`) and `<stem>.ply` into `out_dir` (created).
 
     Returns the written paths keyed "glb", "obj", "mtl", "png", "png_<part>", "png_normal"
     (the head's detail normal map), "ply". Bad input is rejected before any file is written.
@@ -93,7 +97,7 @@ def export_all(parts: Parts, out_dir: PathLike, stem: str = "head") -> dict[str,
     _checked_obj_path(out_dir / f"{stem}.obj")
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "glb": export_glb(meshes, out_dir / f"{stem}.glb"),
+        "glb": export_glb(meshes, out_dir / f"{stem}.glb", clips),
         **export_obj(meshes, out_dir / f"{stem}.obj"),
         "ply": export_ply(meshes, out_dir / f"{stem}.ply"),
     }
@@ -208,7 +212,7 @@ def _split_uv_seams(mesh: TexturedMesh) -> tuple[np.ndarray, np.ndarray, np.ndar
     return corner_vertex[first], corner_uv[first], faces
 
 
-def _glb_bytes(meshes: list[TexturedMesh]) -> bytes:
+def _glb_bytes(meshes: list[TexturedMesh], clips: Sequence[Clip] = ()) -> bytes:
     builder = GlbBuilder()
     gltf = builder.gltf
     for mesh in meshes:
@@ -217,6 +221,8 @@ def _glb_bytes(meshes: list[TexturedMesh]) -> bytes:
                   for index, mesh in enumerate(meshes)]
     gltf.scenes = [pygltflib.Scene(nodes=list(range(len(meshes))))]
     gltf.scene = 0
+    if clips:
+        add_animations(builder, [tuple(mesh.morph_names) or None for mesh in meshes], clips)
     gltf.asset = pygltflib.Asset(version="2.0", generator="text2head")
     return builder.to_bytes()
 

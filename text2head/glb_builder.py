@@ -35,12 +35,14 @@ class GlbBuilder:
         self.blob += data
         return len(self.gltf.bufferViews) - 1
 
-    def accessor(self, array: np.ndarray, target: int, with_bounds: bool = False) -> int:
-        """Add an accessor over `array`; bounds are taken from the float32 data, so exact."""
+    def accessor(self, array: np.ndarray, target: int | None, with_bounds: bool = False) -> int:
+        """Add an accessor over `array`; bounds are taken from the float32 data, so exact.
+        Animation data has no `target` (it is not vertex or index data)."""
         component_type, accessor_type = _accessor_format(array)
         bounds = {}
         if with_bounds:
-            bounds = {"min": array.min(axis=0).tolist(), "max": array.max(axis=0).tolist()}
+            bounds = {"min": np.atleast_1d(array.min(axis=0)).tolist(),
+                      "max": np.atleast_1d(array.max(axis=0)).tolist()}
         self.gltf.accessors.append(pygltflib.Accessor(
             bufferView=self.buffer_view(np.ascontiguousarray(array).tobytes(), target),
             componentType=component_type, count=len(array), type=accessor_type, **bounds))
@@ -81,9 +83,12 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def _accessor_format(array: np.ndarray) -> tuple[int, str]:
-    """glTF componentType and type for float32 (N, 2|3|4) vertex data or uint16/32 indices."""
+    """glTF componentType and type for float32 (N, 2|3|4) vertex data, float32 (N,) scalars
+    (animation times and weights) or uint16/32 indices."""
     if array.dtype == np.float32 and array.ndim == 2 and array.shape[1] in _FLOAT_TYPES:
         return pygltflib.FLOAT, _FLOAT_TYPES[array.shape[1]]
+    if array.dtype == np.float32 and array.ndim == 1:
+        return pygltflib.FLOAT, pygltflib.SCALAR
     unsigned = {np.dtype(np.uint16): pygltflib.UNSIGNED_SHORT,
                 np.dtype(np.uint32): pygltflib.UNSIGNED_INT}
     if array.dtype in unsigned and array.ndim == 1:

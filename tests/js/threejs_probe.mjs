@@ -1,8 +1,10 @@
 // Load the GLB named by ?model= with three.js's GLTFLoader, as a web app would, and expose
 // to the test: window.probe (each mesh's name, part, morph target names and material settings,
-// or {error}) and window.renderWith(influences), which sets morph influences by name on every
-// mesh that has them, renders one frame and returns its RGBA pixels (bottom row first) as
-// base64.
+// the animations with their durations and tracks, or {error}), window.renderWith(influences),
+// which sets morph influences by name on every mesh that has them, renders one frame and
+// returns its RGBA pixels (bottom row first) as base64, and window.playClip(name, times,
+// vertices), which plays an animation with an AnimationMixer, as an app would, and returns at
+// each time every mesh's morph influences and where the given vertices of the head are.
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 
@@ -55,6 +57,29 @@ function base64(bytes) {
   return btoa(text);
 }
 
+function playClip(gltf, meshes, name, times, vertices) {
+  const clip = gltf.animations.find((animation) => animation.name === name);
+  if (clip === undefined) throw new Error(`the GLB has no animation ${name}`);
+  const mixer = new THREE.AnimationMixer(gltf.scene);
+  mixer.clipAction(clip).play();
+  const head = meshes.find((mesh) => mesh.material.name === "head");
+  const samples = times.map((time) => {
+    mixer.setTime(time);
+    const influences = {};
+    for (const mesh of meshes) {
+      influences[mesh.material.name] = Object.fromEntries(Object.entries(
+        mesh.morphTargetDictionary ?? {}).map(([target, index]) => [
+        target, mesh.morphTargetInfluences[index]]));
+    }
+    const positions = vertices.map((index) => head.getVertexPosition(
+      index, new THREE.Vector3()).toArray());
+    return { time, influences, positions };
+  });
+  mixer.stopAllAction();
+  mixer.uncacheRoot(gltf.scene);
+  return samples;
+}
+
 async function main() {
   const url = new URLSearchParams(location.search).get("model");
   const gltf = await new GLTFLoader().loadAsync(url);
@@ -88,9 +113,13 @@ async function main() {
     gl.readPixels(0, 0, SIZE, SIZE, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
     return base64(pixels);
   };
+  window.playClip = (name, times, vertices) => playClip(gltf, meshes, name, times, vertices);
   window.probe = {
     meshes: meshes.map((mesh) => describe(mesh, gltf.parser)), size: SIZE,
     background: BACKGROUND,
+    animations: gltf.animations.map((clip) => ({
+      name: clip.name, duration: clip.duration, tracks: clip.tracks.map((track) => track.name),
+    })),
   };
 }
 

@@ -15,6 +15,8 @@ import gradio as gr
 import torch
 
 from text2head import api
+from text2head.animation.clips import CLIP_NAMES
+from text2head.animation.request import AnimationRequest
 from text2head.candidates import Candidate, more_like, rank
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
 from text2head.guidance import CLIPWeightsUnavailable
@@ -60,6 +62,8 @@ class RunOptions:
                           candidates=grid.shown, seed=candidate.seed, choose_styles=())
 
 
+NO_CLIP = "none"  # the Animate choice that gives the still head
+ANIMATE_CHOICES = (NO_CLIP, *CLIP_NAMES)
 NOT_RUNNING = ""  # the weights line before a run has started: empty (scripts wait for text)
 
 
@@ -287,6 +291,17 @@ class Handlers:
         """Every download of the head on show, and the 3D viewer."""
         with self.studio.using(request.session_hash) as session:
             return str(session.viewer_glb(session.head)), *download_values(session.export())
+
+    @rejecting
+    def animate(self, request: gr.Request, clip: str, line: str | None):
+        """The 3D viewer and the GLB download animated by `clip` (the line is said by the
+        talk clip only), and the clip's animated preview; "none" gives the still head."""
+        with self.studio.using(request.session_hash) as session:
+            if clip == NO_CLIP:
+                return str(session.viewer_glb(session.head)), str(session.export().glb), None
+            line = (line or "").strip() if clip == "talk" else None
+            files = session.animate(AnimationRequest((clip,), line or None))
+            return str(files["glb"]), str(files["glb"]), str(files[f"anim_{clip}"])
 
     @rejecting
     def print_stl(self, request: gr.Request, progress=gr.Progress()) -> str:  # noqa: B008

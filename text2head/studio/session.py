@@ -21,6 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from text2head import api
+from text2head.animation.request import AnimationRequest
 from text2head.bundle import write_head, write_instant
 from text2head.candidates import Candidate
 from text2head.edits import apply_edits
@@ -285,6 +286,13 @@ class Session:
         meshes = self.model.to_meshes(head, texture_size=VIEWER_TEXTURE)
         with self.writing("viewer") as folder:
             return export_glb(meshes, folder / "head.glb")
+
+    def animate(self, animation: AnimationRequest) -> dict[str, Path]:
+        """The head on show in a GLB animated by `animation` (shown in the 3D viewer, which
+        plays its first clip, and downloaded), with the clip's preview and, when it talks,
+        its visemes (see `api.animate`)."""
+        with self.writing("animation") as folder:
+            return api.animate(self.head, animation, folder, model=self.model)
 
     def print_stl(self, progress: Progress | None = None) -> Path:
         """A watertight STL bust of the head on show for 3D printing (issue #11); made on
