@@ -1,7 +1,8 @@
 """The studio in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright), used
 as a person would: type a prompt, Generate, watch the preview change, move a weight slider
 mid-run and see the engine use it, Stop, see the 3D viewer load the result, download it; and
-the candidates grid: four thumbnails after Generate, a click refines the one clicked.
+the candidates grid: four thumbnails after Generate, a click refines the one clicked; and
+Animate: the 3D viewer plays the clip.
 
 Screenshots go to $TEXT2HEAD_TEST_ARTIFACTS (default: the test's tmp folder).
 """
@@ -14,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gltf_validator import assert_valid_glb
 from PIL import Image, ImageStat
@@ -150,3 +152,28 @@ def test_four_candidates_appear_and_a_click_refines_the_one_clicked(page, studio
     [config] = [config for config in configs if config["prompt"] == prompt]
     assert config["seed"] == 40 + chosen
     assert [c["seed"] for c in config["candidates"]] == [40, 41, 42, 43]
+
+
+def viewer_picture(page) -> np.ndarray:
+    """The 3D viewer's canvas now, in grey levels."""
+    shot = page.locator("#viewer canvas").screenshot()
+    return np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=np.int16)
+
+
+def test_animate_idle_plays_in_the_3d_viewer(page, artifacts):
+    """Gradio's Model3D (Babylon.js viewer) autoplays a GLB's first animation: after Animate
+    with idle, the viewer's picture changes by itself (blinks, glances); the still head
+    before it does not. A busy SwiftShader takes seconds a screenshot while the clip plays,
+    so the test waits (with a deadline) for a picture unlike the first."""
+    page.locator("#random").click()
+    wait_for_model(page)
+    still = [viewer_picture(page) for _ in range(3)]
+    assert max(np.abs(f - still[0]).max() for f in still) <= 8, "the still head moves"
+    page.locator("#animate-clip label").filter(has_text="idle").click()
+    page.locator("#animate").click()
+    page.locator("#animation-preview img").wait_for()
+    wait_for_model(page)
+    first = viewer_picture(page)
+    wait_until(lambda: (np.abs(viewer_picture(page) - first) > 40).sum() > 30,
+               "the 3D viewer play the idle clip")
+    page.screenshot(path=artifacts / "studio-animated.png", full_page=True)

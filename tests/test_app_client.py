@@ -1,6 +1,6 @@
 """The app through `gradio_client`, as a script or another Space calls it: streamed generation
 ending in a valid GLB, the candidates grid (a click refines the one chosen, "More like this"),
-live weights, Stop, two sessions at once, and the endpoints that need no CLIP, on an app
+live weights, Stop, two sessions at once, Animate, and the endpoints that need no CLIP, on an app
 started with `python app.py` and no CLIP weights at all."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from app_server import app_process
 from gltf_validator import assert_valid_glb
 from gradio_client import Client
+from PIL import Image
 
 from text2head import api
 from text2head.edits import EDIT_CONTROLS, STYLE_MENUS, edit_values, style_values
@@ -213,3 +214,19 @@ def test_without_clip_weights_the_app_starts_and_everything_but_generate_works(
         assert list(apps.glob("app-*")), "the sessions' folder is in Gradio's cache folder"
     assert not list(apps.glob("app-*")), "session files must go at shutdown"
     assert not list(temp.iterdir()), "nothing is left in TMPDIR"
+
+
+def test_animate_puts_the_clip_in_the_viewer_and_the_download_with_a_preview(client):
+    client.predict(3, api_name="/random_head")
+    viewer, glb, preview = client.predict("talk", "Bob may map a path.", api_name="/animate")
+    for path in (viewer, glb):
+        assert_valid_glb(path)
+        assert [a.name for a in pygltflib.GLTF2.load(path).animations] == ["talk"]
+    with Image.open(preview) as image:
+        assert image.format == "WEBP" and image.is_animated and image.n_frames > 5
+    viewer, glb, preview = client.predict("none", "ignored", api_name="/animate")
+    assert pygltflib.GLTF2.load(glb).animations == [] and preview is None
+    with pytest.raises(Exception, match="needs a line to say"):
+        client.predict("talk", "  ", api_name="/animate")
+    with pytest.raises(Exception, match="has 201 characters"):
+        client.predict("talk", "a" * 201, api_name="/animate")

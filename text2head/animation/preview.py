@@ -22,6 +22,7 @@ from text2head.render import Cameras
 
 PREVIEW_VIEWS = ("front", "three_quarter")
 PREVIEW_SIZE = 256  # pixels a view
+PREVIEW_FOV = 22.0  # degrees: closer than the still previews' 30, since the motion is in the face
 FRAME_SECONDS = 0.08  # the finest frame spacing (12.5 frames a second)
 CHANGE = 0.05  # a new frame once any weight has moved this much
 # One occlusion bake serves the whole clip: a blink or a viseme moves a few millimetres, and
@@ -51,7 +52,7 @@ def render_frames(model: HeadModel, head: HeadParams, clip: Clip,
     if clip.targets != names:
         raise ValueError(f"clip {clip.name!r} animates other morph targets than the model's")
     device = model.template.device
-    cameras = Cameras.named_views(list(PREVIEW_VIEWS), device=device)
+    cameras = Cameras.named_views(list(PREVIEW_VIEWS), fov=PREVIEW_FOV, device=device)
     occlusion = OcclusionCache(model, scene_vertices, size=1, refresh=STILL)
     times, shown = frame_times(clip)
     frames = []

@@ -114,7 +114,7 @@ def check_value(component: gr.components.Component, value: object,
         check_number(label, value, low, high, whole=component.precision == 0)
     elif isinstance(component, gr.Checkbox):
         check_flag(label, value)
-    elif isinstance(component, gr.Dropdown):
+    elif isinstance(component, gr.Dropdown | gr.Radio):
         check_choice(label, value, [choice for _, choice in component.choices])
     elif isinstance(component, gr.Textbox):
         check_text(label, value)
