@@ -227,3 +227,19 @@ def test_animate_cli_refuses_bad_requests_and_writes_nothing(tmp_path, old_param
     assert main(["animate", str(old_params), "--out", str(out), *arguments]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_random_and_export_take_animate_and_generate_checks_it_first(tmp_path, capsys):
+    random_out, export_out = tmp_path / "random", tmp_path / "export"
+    assert main(["random", "--seed", "3", "--animate", "idle", "--texture-size", "256",
+                 "--out", str(random_out)]) == 0
+    assert [a.name for a in pygltflib.GLTF2.load(random_out / "head.glb").animations] == ["idle"]
+    assert (random_out / "animation-idle.webp").is_file()
+    assert main(["export", str(random_out / "params.json"), "--animate", "talk", "--say", "Hi!",
+                 "--texture-size", "256", "--out", str(export_out)]) == 0
+    assert json.loads((export_out / "visemes.json").read_text())["text"] == "Hi!"
+    assert (export_out / "head.obj").is_file()  # everything else export writes is there too
+    assert main(["generate", "a man", "--instant", "--candidates", "2", "--animate", "idle",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "animate the candidate you like" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
