@@ -45,9 +45,10 @@ def catchlights(eyes: Tensor, cameras: Cameras, lights: Lights, fragments: Fragm
     sigma = SIGMA_PIXELS_AT_224 * max(height, width) / 224
     ys = torch.arange(height, dtype=screen.dtype, device=screen.device) + 0.5
     xs = torch.arange(width, dtype=screen.dtype, device=screen.device) + 0.5
-    dx2 = (xs - screen[..., :1]) ** 2  # (B, E, W)
-    dy2 = (ys - screen[..., 1:]) ** 2  # (B, E, H)
-    sprites = torch.exp(-(dy2[..., :, None] + dx2[..., None, :]) / (2 * sigma**2))
+    # A Gaussian is separable: two short rows of exponentials and one product per pixel.
+    across = torch.exp(-((xs - screen[..., :1]) ** 2) / (2 * sigma**2))  # (B, E, W)
+    down = torch.exp(-((ys - screen[..., 1:]) ** 2) / (2 * sigma**2))  # (B, E, H)
+    sprites = down[..., :, None] * across[..., None, :]
     weights = PEAK * strength[:, None] * visible
     return (weights[..., None, None] * sprites).sum(1)
 

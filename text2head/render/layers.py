@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .rasterize import Fragments, Layers, barycentric_gradients, gather_rows
+from .rasterize import Fragments, Layers, barycentric_gradients, gather_rows, unique_rows
 from .shading import interpolate_corners, sample_texture
 
 # Coverage below this is invisible (1/256): such fragments are dropped before shading.
@@ -50,11 +50,7 @@ def texel_footprint(fragments: Fragments, faces: Tensor, corner_uvs: Tensor, vie
     face present (a few thousand) and gathered for the fragments (a few hundred thousand)."""
     height, width = texture_size
     n_views, n_faces = fragments.screen.shape[0], len(faces)
-    present = torch.zeros(n_faces, dtype=torch.bool, device=face.device)
-    present[face] = True
-    ids = torch.nonzero(present).squeeze(1)
-    slot = torch.zeros(n_faces, dtype=torch.long, device=face.device)
-    slot[ids] = torch.arange(len(ids), device=face.device)
+    ids, slot = unique_rows(face, n_faces)
     corners = fragments.screen.detach().index_select(1, faces[ids].reshape(-1))
     l1_x, l1_y, l2_x, l2_y = barycentric_gradients(
         corners.view(n_views, len(ids), 3, 2))[1].unbind(-1)  # (B, P) each
@@ -64,7 +60,7 @@ def texel_footprint(fragments: Fragments, faces: Tensor, corner_uvs: Tensor, vie
     along_x = du1 * l1_x[..., None] + du2 * l2_x[..., None]
     along_y = du1 * l1_y[..., None] + du2 * l2_y[..., None]
     per_face = torch.maximum(along_x.norm(dim=-1), along_y.norm(dim=-1)).reshape(-1)
-    return gather_rows(per_face, view * len(ids) + gather_rows(slot, face))
+    return gather_rows(per_face, view * len(ids) + slot)
 
 
 def sample_coverage(pyramid: list[Tensor], view: Tensor, uv: Tensor,

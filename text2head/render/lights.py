@@ -49,12 +49,15 @@ def gradient_ambient(sky: Tensor, floor: Tensor) -> Tensor:
 
 def sh_irradiance(coefficients: Tensor, normal: Tensor) -> Tensor:
     """Irradiance / pi (N, 3) at unit world normals (N, 3) from (N, 9, 3) coefficients, ordered
-    L00, L1-1, L10, L11, L2-2, L2-1, L20, L21, L22 (y, z, x for the first band)."""
-    x, y, z = (normal[:, k:k + 1] for k in range(3))
-    c = coefficients.unbind(1)
-    irradiance = (_C4 * c[0] + 2 * _C2 * (c[3] * x + c[1] * y + c[2] * z)
-                  + _C3 * c[6] * z * z - _C5 * c[6] + _C1 * c[8] * (x * x - y * y)
-                  + 2 * _C1 * (c[4] * x * y + c[7] * x * z + c[5] * y * z))
+    L00, L1-1, L10, L11, L2-2, L2-1, L20, L21, L22 (y, z, x for the first band).
+
+    The nine basis values are built per normal from its three coordinates and weighted in one
+    batched product: per-coefficient products of (N, 3) colours cost several times more."""
+    x, y, z = normal.unbind(1)
+    basis = torch.stack([torch.full_like(x, _C4), 2 * _C2 * y, 2 * _C2 * z, 2 * _C2 * x,
+                         2 * _C1 * x * y, 2 * _C1 * y * z, _C3 * z * z - _C5, 2 * _C1 * x * z,
+                         _C1 * (x * x - y * y)], dim=1)
+    irradiance = (basis[:, None] @ coefficients)[:, 0]
     return irradiance.clamp(min=0) / math.pi
 
 

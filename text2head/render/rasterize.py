@@ -186,13 +186,33 @@ def rasterize_layers(fragments: Fragments, clip: Tensor, faces: Tensor, layered:
 def perspective_barycentrics(screen: Tensor, w: Tensor, faces: Tensor, view: Tensor,
                              face: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Differentiable perspective-correct barycentrics (N, 3) at points (x, y) of faces seen
-    from views, from screen positions (B, V, 2) and clip w (B, V)."""
-    corner_ids = view[:, None] * screen.shape[1] + faces[face]  # rows of (B * V)-long tables
-    screen_bary = screen_barycentrics(gather_rows(screen.reshape(-1, 2), corner_ids), x, y)
+    from views, from screen positions (B, V, 2) and clip w (B, V).
+
+    The plane equations are set up once per (view, face) present and only evaluated per point:
+    a face covers several points (hair cards many), and the autograd graph of the setup is as
+    small as the faces are few."""
+    n_vertices, n_faces = screen.shape[1], len(faces)
+    pair, slot = unique_rows(view * n_faces + face, len(screen) * n_faces)
+    corner_ids = (pair // n_faces)[:, None] * n_vertices + faces[pair % n_faces]
+    origin, gradients = barycentric_gradients(gather_rows(screen.reshape(-1, 2), corner_ids))
+    table = torch.cat([origin, gradients, gather_rows(w.reshape(-1), corner_ids)], dim=1)
+    ox, oy, *row_gradients, w0, w1, w2 = gather_rows(table, slot).unbind(1)
+    l1, l2 = barycentrics_12(row_gradients, x - ox, y - oy)
     # Screen-space barycentrics interpolate 1/w linearly; dividing by w makes them perspective
     # correct.
-    weighted = screen_bary / gather_rows(w.reshape(-1), corner_ids)
+    weighted = torch.stack([(1 - l1 - l2) / w0, l1 / w1, l2 / w2], dim=-1)
     return weighted / weighted.sum(-1, keepdim=True)
+
+
+def unique_rows(keys: Tensor, n_keys: int) -> tuple[Tensor, Tensor]:
+    """The distinct values (P,) ascending of keys (N,) in [0, n_keys), and where each key is
+    among them (N,); a mask over the key range is cheaper than sorting."""
+    present = torch.zeros(n_keys, dtype=torch.bool, device=keys.device)
+    present[keys] = True
+    distinct = torch.nonzero(present).squeeze(1)
+    slot = torch.zeros(n_keys, dtype=torch.long, device=keys.device)
+    slot[distinct] = torch.arange(len(distinct), device=keys.device)
+    return distinct, gather_rows(slot, keys)
 
 
 def _check_inputs(clip: Tensor, faces: Tensor, **masks: Tensor | None) -> None:

@@ -108,7 +108,7 @@ def render(vertices: Tensor, faces: Tensor, cameras: Cameras, *,
         image = antialias(image, fragments, faces, neighbors)
     if eyes is not None:
         glints = catchlights(eyes.to(vertices), cameras, lights, fragments).reshape(-1, 1)
-        image = image + torch.cat([glints.expand(-1, 3), torch.zeros_like(glints)], dim=1)
+        image = image + glints * image.new_tensor([1.0, 1.0, 1.0, 0.0])  # colour, not alpha
     if cutout_faces is not None:
         layers = rasterize_layers(fragments, clip, faces, cutout_faces)
         card_color, alpha = layer_coverage(layers, fragments, faces, corner_uvs.to(vertices),
@@ -130,56 +130,89 @@ class _Surface:
                  texture: Tensor | None, vertex_colors: Tensor | None, normals: Tensor | None,
                  hair_faces: Tensor | None, tangents: Tensor | None,
                  occlusion: Tensor | None, gloss: Tensor | None):
-        self.vertices, self.faces, self.cameras, self.lights = vertices, faces, cameras, lights
-        self.texture, self.vertex_colors, self.hair_faces = texture, vertex_colors, hair_faces
-        self.normals = (vertex_normals(vertices, faces) if normals is None
-                        else normals.to(vertices))
-        self.occlusion = None if occlusion is None else occlusion.to(vertices)[..., None]
-        self.gloss = None if gloss is None else gloss.to(vertices)[..., None]
-        self._hair_light = None
+        self.faces, self.cameras, self.lights = faces, cameras, lights
+        self.has_texture, self.hair_faces = texture is not None, hair_faces
+        normals = vertex_normals(vertices, faces) if normals is None else normals.to(vertices)
+        occlusion = None if occlusion is None else occlusion.to(vertices)[..., None]
+        colors = None if vertex_colors is None else vertex_colors.to(vertices)
+        self._surface = _VertexTable(colors=colors, normal=normals, position=vertices,
+                                     occlusion=occlusion,
+                                     gloss=None if gloss is None else gloss.to(vertices)[..., None])
+        self._strands = None
         if hair_faces is not None and bool(hair_faces.any()):
-            self._hair_light = _hair_vertex_light(vertices, self.normals, tangents.to(vertices),
-                                                  self.occlusion, faces[hair_faces], cameras,
-                                                  lights)
+            light = _hair_vertex_light(vertices, normals, tangents.to(vertices), occlusion,
+                                       faces[hair_faces], cameras, lights)
+            self._strands = _VertexTable(colors=colors, light=light)
 
     def shade(self, rows: Fragments | Layers, fragments: Fragments, albedo: Tensor,
               flip_back: bool) -> Tensor:
         """Displayed colour (N, 3) of rows (opaque pixels or layer fragments) whose sRGB
-        texture albedo is given; vertex colours, normals and occlusion are looked up here."""
-        vertices, faces = self.vertices, self.faces
-        if self.vertex_colors is not None:
-            colors = interpolate(self.vertex_colors.to(vertices), rows, faces)
-            albedo = colors if self.texture is None else albedo * colors
-        albedo = srgb_to_linear(albedo)
-        hair = (torch.zeros_like(rows.face, dtype=torch.bool) if self._hair_light is None
-                else self.hair_faces[rows.face])
+        texture albedo is given; vertex colours, normals and occlusion are looked up here.
+
+        A pass is mostly all surface (opaque) or all strands (layers): then the rows are shaded
+        whole, with no split and merge."""
+        hair = (None if self._strands is None
+                else self.hair_faces.index_select(0, rows.face))
+        n_hair = 0 if hair is None else int(hair.sum())
+        if n_hair == 0:
+            return display(self._shade_surface(rows, fragments, albedo, None, flip_back))
+        if n_hair == len(hair):
+            return display(self._shade_strands(rows, albedo, None))
         surface, strands = torch.nonzero(~hair).squeeze(1), torch.nonzero(hair).squeeze(1)
-        linear = albedo.new_zeros(albedo.shape)
-        if len(surface):
-            linear = linear.index_put((surface,), self._shade_surface(rows, fragments, albedo,
-                                                                      surface, flip_back))
-        if len(strands):
-            light = interpolate(self._hair_light, rows, faces, strands)
-            linear = linear.index_put((strands,),
-                                      gather_rows(albedo, strands) * light[:, :3] + light[:, 3:])
-        return display(linear)
+        linear = albedo.new_zeros(albedo.shape).index_put(
+            (surface,), self._shade_surface(rows, fragments, albedo, surface, flip_back))
+        return display(linear.index_put((strands,), self._shade_strands(rows, albedo, strands)))
+
+    def _albedo(self, texture_albedo: Tensor, subset: Tensor | None,
+                colors: Tensor | None) -> Tensor:
+        """Linear albedo of the rows `subset` (all when None): texture times vertex colours."""
+        if subset is not None:
+            texture_albedo = gather_rows(texture_albedo, subset)
+        if colors is not None:
+            texture_albedo = colors if not self.has_texture else texture_albedo * colors
+        return srgb_to_linear(texture_albedo)
+
+    def _shade_strands(self, rows: Fragments | Layers, albedo: Tensor,
+                       subset: Tensor | None) -> Tensor:
+        """Linear colour of the hair rows `subset` (all when None), see `shade_hair`."""
+        at = self._strands.at(rows, self.faces, subset)
+        light = at["light"]
+        return self._albedo(albedo, subset, at.get("colors")) * light[:, :3] + light[:, 3:]
 
     def _shade_surface(self, rows: Fragments | Layers, fragments: Fragments, albedo: Tensor,
-                       subset: Tensor, flip_back: bool) -> Tensor:
-        """Linear colour of the rows `subset` that are not hair (see `shade`)."""
-        faces = self.faces
-        view = gather_rows(rows.view, subset)
-        normal = torch.nn.functional.normalize(interpolate(self.normals, rows, faces, subset),
-                                               dim=-1)
+                       subset: Tensor | None, flip_back: bool) -> Tensor:
+        """Linear colour of the rows `subset` (all when None) that are not hair."""
+        at = self._surface.at(rows, self.faces, subset)
+        view, face = rows.view, rows.face
+        if subset is not None:
+            view, face = gather_rows(view, subset), gather_rows(face, subset)
+        normal = torch.nn.functional.normalize(at["normal"], dim=-1)
         if flip_back:
             # A visible back face is lit from the side the camera sees.
-            back = ~fragments.front_facing[view, gather_rows(rows.face, subset)]
+            back = ~fragments.front_facing[view, face]
             normal = torch.where(back[:, None], -normal, normal)
-        occlusion, gloss = (None if values is None else interpolate(values, rows, faces, subset)
-                            for values in (self.occlusion, self.gloss))
-        return shade(gather_rows(albedo, subset), normal,
-                     interpolate(self.vertices, rows, faces, subset), view, self.cameras.eye,
-                     self.cameras.rotation, self.lights, occlusion, gloss)
+        return shade(self._albedo(albedo, subset, at.get("colors")), normal, at["position"],
+                     view, self.cameras.eye, self.cameras.rotation, self.lights,
+                     at.get("occlusion"), at.get("gloss"))
+
+
+class _VertexTable:
+    """Per-vertex attributes side by side in one (1 or B, V, C) table, so that a row set looks
+    them all up with one gather and one barycentric blend instead of one each."""
+
+    def __init__(self, **attributes: Tensor | None):
+        present = {name: values for name, values in attributes.items() if values is not None}
+        batch = max(len(values) for values in present.values())
+        self.names = list(present)
+        self.widths = [values.shape[-1] for values in present.values()]
+        self.values = torch.cat([values.expand(batch, -1, -1) for values in present.values()],
+                                dim=-1)
+
+    def at(self, rows: Fragments | Layers, faces: Tensor,
+           subset: Tensor | None) -> dict[str, Tensor]:
+        """Every attribute (M, C) interpolated at the rows `subset` (all when None)."""
+        values = interpolate(self.values, rows, faces, subset)
+        return dict(zip(self.names, values.split(self.widths, dim=1), strict=True))
 
 
 def _hair_vertex_light(vertices: Tensor, normals: Tensor, tangents: Tensor,
