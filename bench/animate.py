@@ -1,10 +1,12 @@
 """What `text2head animate` costs per clip (issue 18: at most 3 s each): prints one JSON line.
 
 For 5 random heads (seeds 0-4, each given an expression so that the expression clip has one
-to perform) and each clip, times `api.animate(head, one clip, out)` as the CLI runs it: the
-animated GLB (meshes with 1024 px textures, the glTF animation), the animated preview and,
-for talk, the viseme JSON. The stages are timed once more on their own so the figure can be
-read: `clip_ms` (keys), `meshes_s`, `glb_s`, `preview_s` and `preview_frames`.
+to perform) and each clip, times `api.animate(head, one clip, out)` as the CLI runs it
+(`CLIP_total_s`: the animated GLB with 1024 px textures, the animated preview and, for talk,
+the viseme JSON), then its stages on their own: `CLIP_animated_glb_s` (the clip's keys, the
+head's meshes and the GLB written with the animation: what makes the clip) and
+`CLIP_preview_s` (the animated WebP, `CLIP_preview_frames` rendered frames), with the split
+`clip_ms`, `meshes_s` and `glb_s`.
 
 Run: python bench/animate.py [--device cpu|cuda] [--heads 5] [--texture-size 1024]
 """
@@ -66,7 +68,11 @@ def main() -> None:
         figures[f"{clip_name}_max_s"] = round(max(seconds), 2)
     figures.update({name: round(statistics.median(values), 3) for name, values in stages.items()})
     worst = max(max(seconds) for seconds in totals.values())
-    figures.update(limit_s=LIMIT_S, worst_s=round(worst, 2), within_limit=worst <= LIMIT_S,
+    worst_glb = max(max(values) for name, values in stages.items()
+                    if name.endswith("animated_glb_s"))
+    figures.update(limit_s=LIMIT_S, worst_total_s=round(worst, 2),
+                   total_within_limit=worst <= LIMIT_S, worst_animated_glb_s=round(worst_glb, 2),
+                   animated_glb_within_limit=worst_glb <= LIMIT_S,
                    threads=torch.get_num_threads(), torch=torch.__version__)
     print(json.dumps(figures))
 
@@ -83,7 +89,8 @@ def _stages(model: HeadModel, head, request: AnimationRequest, out: Path,
     render_frames(model, head, clip)
     previewed = time.perf_counter()
     return {"clip_ms": 1000 * (keyed - began), "meshes_s": meshed - keyed,
-            "glb_s": written - meshed, "preview_s": previewed - written,
+            "glb_s": written - meshed, "animated_glb_s": written - began,
+            "preview_s": previewed - written,
             "preview_frames": float(len(frame_times(clip)[0])), "clip_keys": float(len(clip.times)),
             "clip_seconds": clip.duration}
 
