@@ -19,7 +19,7 @@ from text2head.heads import HeadModel
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompt", default="a young woman with freckles and red lips, smiling")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--say", default="Hello! I was made from a sentence, and now I speak.")
     parser.add_argument("--out", default="assets/talk.webp")
     args = parser.parse_args()
