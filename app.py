@@ -111,13 +111,14 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                              for key, label in (("glb", "GLB (animatable)"),
                                                 ("obj", "OBJ+MTL+PNG (zip)"), ("ply", "PLY"),
                                                 ("params", "params.json"))]
-                with gr.Row(equal_height=True):  # issue 18: the GLB animated, on demand
+                with gr.Row():  # issue 18: the GLB animated, on demand
                     animate_clip = gr.Radio(list(ANIMATE_CHOICES), value=NO_CLIP,
                                             label="Animate", elem_id="animate-clip")
                     say = gr.Textbox(label="Line to say (talk)", max_length=MAX_SAY_CHARS,
                                      placeholder="Hello! I was made from a sentence.",
                                      elem_id="say")
-                    animate_button = gr.Button("Animate", size="sm", elem_id="animate")
+                    animate_button = gr.Button("Animate", size="sm", scale=0, min_width=120,
+                                               elem_id="animate")
                 animation_preview = gr.Image(label="Animation preview", type="filepath",
                                              interactive=False, elem_id="animation-preview")
                 with gr.Row():  # 3D print (issue #11): made on demand

@@ -164,8 +164,8 @@ def animate(params: str | Path | HeadParams, animation: AnimationRequest, out: s
     model = model or HeadModel()
     head = params if isinstance(params, HeadParams) else load_params(model, params)
     model.validate(head)
+    clips = head_clips(model, head, animation)  # a clip that cannot be made: no folder
     out = prepare_output_dir(out)
-    clips = head_clips(model, head, animation)
     meshes = model.to_meshes(head, texture_size=texture_size)
     files = {"glb": export_glb(meshes, out / "head.glb", clips)}
     files.update(write_clip_files(model, head, clips, out))
