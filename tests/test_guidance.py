@@ -33,6 +33,7 @@ from text2head.guidance import (
     to_clip_input,
     view_prompt,
 )
+from text2head.guidance.tower import PatchEmbedding, is_patchify, use_fast_layouts
 
 TINY = "random:tiny"
 TINY_CONFIG = Path(__file__).parents[1] / "text2head/guidance/model_configs/tiny.json"
@@ -154,6 +155,50 @@ def test_checkpoint_round_trip(tmp_path, suffix):
     _assert_same_outputs(original, loaded)
     with pytest.raises(AssertionError):  # the comparison can fail: another random model differs
         _assert_same_outputs(_tiny(2), loaded)
+
+
+@pytest.mark.parametrize("arch", ["tiny", "ViT-B-32"])
+def test_image_tower_runs_in_fast_layouts_with_open_clips_results(arch):
+    """load_clip switches the ViT image tower to cheaper layouts (guidance.tower); its
+    embeddings and the gradients they send to the pixels are open_clip's own."""
+    torch.manual_seed(4)
+    fast = load_clip(f"random:{arch}")
+    stock = open_clip.create_model(arch, pretrained_text=False).eval().requires_grad_(False)
+    stock.load_state_dict(fast.model.state_dict())  # same keys: nothing renamed
+    assert isinstance(fast.model.visual.conv1, PatchEmbedding)
+    assert not fast.model.visual.transformer.batch_first
+    assert isinstance(stock.visual.conv1, torch.nn.Conv2d) and stock.visual.transformer.batch_first
+
+    size = fast.preprocess.size
+    pixels = torch.randn(3, 3, *size, generator=_seeded(1))
+    outputs = []
+    for model in (fast.model, stock):
+        leaf = pixels.clone().requires_grad_(True)
+        embedding = model.encode_image(leaf)
+        (embedding * torch.linspace(-1, 1, embedding.shape[-1])).sum().backward()
+        outputs.append((embedding.detach(), leaf.grad))
+    (fast_embedding, fast_grad), (stock_embedding, stock_grad) = outputs
+    scale = stock_embedding.abs().max()
+    torch.testing.assert_close(fast_embedding, stock_embedding, rtol=0, atol=1e-5 * scale)
+    torch.testing.assert_close(fast_grad, stock_grad, rtol=0,
+                               atol=1e-5 * stock_grad.abs().max())
+
+
+def test_patch_embedding_matches_its_convolution_and_drops_the_remainder():
+    conv = torch.nn.Conv2d(3, 8, kernel_size=4, stride=4, bias=True)
+    assert is_patchify(conv)
+    assert not is_patchify(torch.nn.Conv2d(3, 8, kernel_size=4, stride=2))
+    assert not is_patchify(torch.nn.Conv2d(3, 8, kernel_size=4, stride=4, padding=1))
+    images = torch.randn(2, 3, 18, 22, generator=_seeded(2))  # 18, 22: not multiples of 4
+    patches = PatchEmbedding(conv)
+    torch.testing.assert_close(patches(images), conv(images), rtol=1e-5, atol=1e-6)
+    assert patches.weight is conv.weight and patches.bias is conv.bias
+
+
+def test_towers_without_the_slow_layouts_are_left_alone():
+    model = open_clip.create_model("RN50", pretrained_text=False)
+    assert use_fast_layouts(model) == []
+    assert isinstance(model.visual.conv1, torch.nn.Conv2d)
 
 
 def test_folder_spec_takes_arch_and_preprocessing_from_config(tmp_path):

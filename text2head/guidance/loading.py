@@ -32,6 +32,7 @@ import torch
 
 from .model import CLIPModel
 from .preprocess import PreprocessConfig
+from .tower import use_fast_layouts
 
 DEFAULT_CLIP_SPEC = "ViT-B-32:laion2b_s34b_b79k"
 CLIP_ENV_VAR = "TEXT2HEAD_CLIP"
@@ -206,6 +207,7 @@ def load_clip(
         except Exception as error:
             raise _unavailable(parsed, cache_dir, error) from error
     model.eval().requires_grad_(False)
+    use_fast_layouts(model)
     return CLIPModel(
         model=model,
         tokenizer=tokenizer,
