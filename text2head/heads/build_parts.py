@@ -46,8 +46,10 @@ OBJ_TO_METRES = 0.1
 # Beard regions: soft edges of this width (metres) around each landmark rule.
 BEARD_EDGE = 0.006
 BEARD_MASK_SIZE = 512
-# Scalp under a hair style: skin above the hairline and this close to the style's own cards
-# is painted with the hair colour, so that no bare skin shows between the cards.
+# Scalp under a hair style: the skin where hair grows (a buzz cut's, below) that lies this
+# close to the style's own cards is painted with the hair colour, so that no bare skin shows
+# between the cards. (A hairline at the ear tops behind the ears and at the forehead's height
+# over the temples left skin-coloured streaks between the cards at the sides and the back.)
 HAIRLINE_ABOVE_BROWS = 0.045
 HAIR_REACH = 0.02
 # A buzz cut's scalp has no cards to follow, so its hairline is drawn by landmarks (metres):
@@ -180,31 +182,26 @@ def vertex_mask_values(head_arrays: dict[str, np.ndarray], name: str) -> np.ndar
 
 def scalp_weights(template: np.ndarray, hm08: np.ndarray, skin: np.ndarray, ears: np.ndarray,
                   brow_height: float, hair_files: dict[str, Path]) -> np.ndarray:
-    """(styles, V) weight of each head vertex as scalp covered by each hair style: skin above
-    the hairline (4.5 cm over the brows in front of the ears, the ear tops behind them) and
-    near the style's own cards, measured on the head the `.mhclo` files were authored on
-    (`hm08`: every base-mesh vertex, in the frame of the head's `template`)."""
+    """(styles, V) weight of each head vertex as scalp covered by each hair style: the skin
+    where hair grows (`buzz_weights`) near the style's own cards, measured on the head the
+    `.mhclo` files were authored on (`hm08`: every base-mesh vertex, in the frame of the
+    head's `template`)."""
     from scipy.spatial import cKDTree
 
-    x, y, z = template.T
-    ear_front = z[skin & (ears > 0.5)].max()
-    ear_top = y[skin & (ears > 0.5)].max()
-    in_front = _ramp(z - ear_front)
-    hairline = in_front * (brow_height + HAIRLINE_ABOVE_BROWS) + (1 - in_front) * ear_top
-    above = _ramp(y - hairline)
+    growing = buzz_weights(template, skin, ears, brow_height)
     weights = []
     for path in hair_files.values():
         binding, _ = read_mhclo(path)
         cards = binding.fit(hm08 / OBJ_TO_METRES) * OBJ_TO_METRES
         near_cards = cKDTree(cards).query(template)[0]
-        weights.append(np.where(skin, above * _ramp(HAIR_REACH - near_cards), 0.0))
+        weights.append(growing * _ramp(HAIR_REACH - near_cards))
     return np.stack(weights).astype(np.float32)
 
 
 def buzz_weights(template: np.ndarray, skin: np.ndarray, ears: np.ndarray,
                  brow_height: float) -> np.ndarray:
     """(V,) weight of each head vertex as the scalp a buzz cut covers: skin above a hairline
-    that runs, front to back, along the forehead (as `scalp_weights`), down the temples to
+    that runs, front to back, along the forehead, down the temples to
     the sideburns, under the ears at lobe height and down to the nape, kept off the ears."""
     from scipy.spatial import cKDTree
 

@@ -38,6 +38,11 @@ BROW_NEIGHBOURHOOD = 0.004  # brow vertices this close in x share a centre line 
 SCALP_COVER = 0.9
 BEARD_COVER = 0.75
 BUZZ_SHADE = 0.6
+# How deeply painted hair is speckled (fibre noise): short hairs on skin (a buzz cut, stubble,
+# under a beard) deeply; the scalp under cards hardly, since it is hair seen through hair (at
+# the short hairs' depth, its pale specks read as skin-coloured streaks between the cards).
+SPECKLE_DEPTH = 0.45
+UNDER_CARDS_SPECKLE_DEPTH = 0.1
 
 
 @dataclass
@@ -383,7 +388,9 @@ class HeadModel(torch.nn.Module):
                 region.to(like)[None, None], size=(size, size), mode="bilinear",
                 antialias=True, align_corners=False)[0, 0]
             speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(like)
-            self._paint_masks[key] = region * (0.55 + 0.45 * speckle)
+            depth = (UNDER_CARDS_SPECKLE_DEPTH if layer == "scalp" and style != parts.BUZZ
+                     else SPECKLE_DEPTH)
+            self._paint_masks[key] = region * (1 - depth + depth * speckle)
         return self._paint_masks[key]
 
     def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
