@@ -30,6 +30,8 @@ OCULUS_15 = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", 
     ("rain", "R EY N"), ("food", "F UW D"), ("boat", "B OW T"), ("judge", "JH AH JH"),
     ("change", "CH EY N JH"), ("quick", "K W IH K"), ("my", "M AY"), ("happy", "HH AE P IY"),
     ("bigger", "B IH G ER"), ("boxes", "B AA K S IH Z"), ("join", "JH OY N"),
+    ("measure", "M EH ZH ER"), ("pleasure", "P L EH ZH ER"), ("orange", "AO R AH N JH"),
+    ("house", "HH AW S"),
 ])
 def test_common_words_sound_right(word, phonemes):
     assert " ".join(word_phonemes(word)) == phonemes
@@ -93,6 +95,27 @@ def test_digits_are_spoken():
     words = [v.word for v in viseme_track("I have 3 cats and 21 dogs") if v.word]
     assert "three" in words and "twenty" in words and "one" in words
     assert speech.number_words(1205) == ["one", "thousand", "two", "hundred", "five"]
+
+
+@pytest.mark.parametrize("year, said", [
+    (1999, "nineteen ninety nine"), (2026, "twenty twenty six"), (1905, "nineteen oh five"),
+    (1900, "nineteen hundred"), (2005, None), (999, None), (2100, None),
+])
+def test_year_words(year, said):
+    words = speech.year_words(year)
+    assert (words and " ".join(words)) == said
+
+
+@pytest.mark.parametrize("line, said", [
+    ("in 1999", "in nineteen ninety nine"), ("2005", "two thousand five"),
+    ("1,999", "one thousand nine hundred ninety nine"),
+    ("1999.5", "one thousand nine hundred ninety nine point five"),
+    ("1999th", "one thousand nine hundred ninety ninth"),
+])
+def test_a_plain_four_digit_number_is_a_year_and_others_are_quantities(line, said):
+    words = [v.word for v in viseme_track(line) if v.word]
+    # Each phoneme carries its word's name; these lines repeat no word back to back.
+    assert " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1]) == said
 
 
 def test_stress_marks_content_words_not_function_words():

@@ -132,6 +132,7 @@ EXCEPTIONS = {w: p.split() for w, p in {
     "ain't": "EY N T", "how's": "HH AW Z", "oh": "OW", "ok": "OW K EY1", "okay": "OW K EY1",
     "mr": "M IH S T ER", "mrs": "M IH S AH Z", "dr": "D AA K T ER", "st": "S EY N T",
     "avatar": "AE V AH T AA R", "text": "T EH K S T", "head's": "HH EH D Z",
+    "orange": "AO R AH N JH", "house": "HH AW S", "mouse": "M AW S", "blouse": "B L AW S",
 }.items()}
 
 # Unstressed unless typed in capitals or exclaimed.
@@ -178,7 +179,8 @@ _RULES_TEXT: dict[str, list[tuple[str, str, str, str]]] = {
     "d": [("dge", "", "", "JH"), ("d", "", "", "D")],
     "e": [("eigh", "", "", "EY"), ("ei", "", "", "IY"), ("eer", "", "", "IH R"),
           ("ee", "", "", "IY"), ("ear", "", _C, "ER"), ("ear", "", "", "IH R"),
-          ("ead", "", "", "EH D"), ("ea", "", "", "IY"), ("ew", "", "", "UW"),
+          ("ead", "", "", "EH D"), ("ea", "", "sure", "EH"), ("ea", "", "", "IY"),
+          ("ew", "", "", "UW"),
           ("ey", "", "$", "IY"), ("ey", "", "", "EY"), ("ere", "", "$", "IH R"),
           ("er", "", "", "ER"),
           ("ed", f"{_STEM}[td]", "$", "IH D"),
@@ -334,11 +336,26 @@ def number_words(n: int) -> list[str]:
     raise AssertionError("unreachable")
 
 
+def year_words(n: int) -> list[str] | None:
+    """A four-digit number as a year is said (1999 -> nineteen ninety nine, 1905 -> nineteen
+    oh five, 1900 -> nineteen hundred, 2026 -> twenty twenty six), for 1100-1999 and
+    2010-2099; None outside them (2005 is two thousand five)."""
+    if not (1100 <= n <= 1999 or 2010 <= n <= 2099):
+        return None
+    century, rest = divmod(n, 100)
+    if rest == 0:
+        return number_words(century) + ["hundred"]
+    return number_words(century) + (["oh", _ONES[rest]] if rest < 10 else number_words(rest))
+
+
 def _number(text: str) -> list[str]:
-    """Words for a digit token: 42, 1,000, 3.14, 21st; very long numbers digit by digit."""
+    """Words for a digit token: 42, 1,000, 3.14, 21st, years (a plain four-digit number, see
+    `year_words`); very long numbers digit by digit."""
     text = text.lower()
     ordinal = text[-2:] in ("st", "nd", "rd", "th")
     digits = text[:-2] if ordinal else text
+    if not ordinal and re.fullmatch(r"\d{4}", digits) and (year := year_words(int(digits))):
+        return year
     if re.fullmatch(r"\d{1,3}(,\d{3})+", digits):
         digits = digits.replace(",", "")
     whole, _, fraction = digits.partition(".")
