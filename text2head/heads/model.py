@@ -363,7 +363,8 @@ class HeadModel(torch.nn.Module):
                                   BUZZ_SHADE * colours["hair"])
         elif styles.hair != parts.NONE:
             texture = self._paint(texture, "scalp", styles.hair,
-                                  hair.new_full((len(hair),), SCALP_COVER), colours["hair"])
+                                  hair.new_full((len(hair),), SCALP_COVER), colours["hair"],
+                                  speckle_depth=UNDER_CARDS_SPECKLE_DEPTH)
         if styles.facial_hair != parts.NONE:
             texture = self._paint(texture, "beard", styles.facial_hair,
                                   BEARD_COVER * self.hair_value(hair, "beard_density"),
@@ -371,16 +372,17 @@ class HeadModel(torch.nn.Module):
         return texture
 
     def _paint(self, texture: torch.Tensor, layer: str, style: str, cover: torch.Tensor,
-               colour: torch.Tensor) -> torch.Tensor:
+               colour: torch.Tensor, speckle_depth: float = SPECKLE_DEPTH) -> torch.Tensor:
         """The texture moved toward `colour` (B, 3) by `cover` (B,) times a layer's mask."""
-        strength = self._paint_mask(layer, style, texture) * cover[:, None, None]
+        strength = self._paint_mask(layer, style, texture, speckle_depth) * cover[:, None, None]
         return texture + strength[:, None] * (colour[:, :, None, None] - texture)
 
-    def _paint_mask(self, layer: str, style: str, like: torch.Tensor) -> torch.Tensor:
-        """(T, T) where a layer paints, resized to the texture and speckled like short hairs
-        (cached per style, size and device)."""
+    def _paint_mask(self, layer: str, style: str, like: torch.Tensor,
+                    speckle_depth: float) -> torch.Tensor:
+        """(T, T) where a layer paints, resized to the texture and speckled `speckle_depth`
+        deep like short hairs (cached per style, depth, size and device)."""
         size = like.shape[-1]
-        key = (layer, style, size, like.device, like.dtype)
+        key = (layer, style, speckle_depth, size, like.device, like.dtype)
         if key not in self._paint_masks:
             region = (self.parts.scalp_mask(style) if layer == "scalp"
                       else self.parts.beard_mask(style))
@@ -388,9 +390,7 @@ class HeadModel(torch.nn.Module):
                 region.to(like)[None, None], size=(size, size), mode="bilinear",
                 antialias=True, align_corners=False)[0, 0]
             speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(like)
-            depth = (UNDER_CARDS_SPECKLE_DEPTH if layer == "scalp" and style != parts.BUZZ
-                     else SPECKLE_DEPTH)
-            self._paint_masks[key] = region * (1 - depth + depth * speckle)
+            self._paint_masks[key] = region * (1 - speckle_depth + speckle_depth * speckle)
         return self._paint_masks[key]
 
     def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
