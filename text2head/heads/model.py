@@ -16,7 +16,7 @@ from text2head.geometry import vertex_normals
 from text2head.heads import blendshapes, params, parts, specs
 from text2head.heads.appearance import AlbedoModel, sample_texture
 from text2head.heads.hair_colour import hair_colour
-from text2head.heads.look import TextureLook
+from text2head.heads.look import EYE_COMPONENTS, TextureLook
 from text2head.heads.meshes import head_meshes
 from text2head.heads.occlusion import OcclusionCache
 from text2head.heads.params import GroupSpec, HeadParams
@@ -101,6 +101,11 @@ class HeadModel(torch.nn.Module):
         self.register_buffer("vertex_uvs", _vertex_uvs(data["faces"], data["corner_uvs"],
                                                        len(template)))
         self.register_buffer("skin_mask", self.component == SKIN)
+        self.register_buffer("_eye_vertices", torch.nonzero(
+            (self.component == EYE_COMPONENTS[0]) | (self.component == EYE_COMPONENTS[1])
+        ).squeeze(1), persistent=False)
+        self.register_buffer("_eye_basis", basis[:, self._eye_vertices].reshape(len(basis), -1),
+                             persistent=False)
         masks = {
             str(name): torch.from_numpy(mask).float() / 255
             for name, mask in zip(data["mask_names"], data["masks"], strict=True)
@@ -245,11 +250,24 @@ class HeadModel(torch.nn.Module):
         """Rest vertices (B, V, 3) and the parts' anchor vertices (B, A, 3) (None if not
         asked for), both in the project frame before centring and pose."""
         products = self._phenotype_products(head.identity)
-        rows = torch.cat([head.expression,
-                          blendshapes.local_change_coefficients(head.local_shape)], dim=1)
-        coefficients = torch.cat([products @ self.phenotype_projection, rows], dim=1)
+        coefficients, rows = self._coefficients(products, head.expression, head.local_shape)
         rest = self.template + (coefficients @ self.basis).reshape(len(coefficients), -1, 3)
         return rest, (self.parts.anchors(products, rows) if with_anchors else None)
+
+    def eyes_without_expression(self, head: HeadParams) -> torch.Tensor:
+        """The eyeballs' rest vertices (B, E, 3) of the head's shape with a neutral
+        expression: what hair keeps clear of, so that gaze and blinks never move the hair."""
+        coefficients, _ = self._coefficients(self._phenotype_products(head.identity),
+                                             torch.zeros_like(head.expression), head.local_shape)
+        return self.template[self._eye_vertices] + (coefficients @ self._eye_basis).reshape(
+            len(coefficients), -1, 3)
+
+    def _coefficients(self, products: torch.Tensor, expression: torch.Tensor,
+                      local_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The blend-shape coefficients (B, K) of the basis, and the expression and local-change
+        rows (B, R) among them (the parts' anchors blend those too)."""
+        rows = torch.cat([expression, blendshapes.local_change_coefficients(local_shape)], dim=1)
+        return torch.cat([products @ self.phenotype_projection, rows], dim=1), rows
 
     def _phenotype_products(self, identity: torch.Tensor) -> torch.Tensor:
         names = self.specs["identity"].names
@@ -320,6 +338,7 @@ class HeadModel(torch.nn.Module):
                 vertices = parts.stretch_hanging(
                     proxy.fit(combined, volume), rest[:, self._length_pivot, 1],
                     (0.5 + self.hair_value(hair, "hair_length")) * self._hang_scale[style])
+                vertices = parts.clear_eyes(vertices, self.eyes_without_expression(head))
             elif kind == "eyebrows":
                 vertices = proxy.fit(combined)
                 centres = self._brow_centres[style].to(vertices) @ vertices

@@ -38,6 +38,13 @@ SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01", BUZZ)
 # MakeHuman's long styles reach down a whole body's back; on a bust they are scaled so that
 # at the neutral length they hang at most this far below the ears.
 LONGEST_HANG_METRES = 0.2
+# Hair keeps the eyes clear (see clear_eyes), in metres: a fringe ends this far above the
+# eyeballs' centre (at the brows), side hair stays this far behind the corneas (the outer eye
+# corners sit about 1.8 cm behind them, the temples further back: seen in profile, hair this
+# far back still shows the eye), and both give way smoothly over the softness.
+FRINGE_ABOVE_EYES = 0.018
+SIDE_HAIR_BEHIND_CORNEAS = 0.045
+CLEARANCE_SOFTNESS = 0.006
 
 
 @dataclass(frozen=True)
@@ -180,3 +187,31 @@ def stretch_hanging(vertices: Tensor, pivot_height: Tensor, factor: Tensor) -> T
 def spread_about(vertices: Tensor, centres: Tensor, factor: Tensor) -> Tensor:
     """Scale each vertex's offset from its local centre (B, P, 3) by `factor` (B,)."""
     return centres + factor[:, None, None] * (vertices - centres)
+
+
+def clear_eyes(vertices: Tensor, eyes: Tensor) -> Tensor:
+    """Hair vertices (B, P, 3) moved out of the window in front of the eyes, given the
+    eyeballs' vertices (B, E, 3), in the rest frame (+y up, +z out of the face).
+
+    A fringe that would hang below the brows in front of the face is lifted to end at the
+    brows, and side hair in front of the outer eye corners (a curtain seen in profile) is moved
+    back behind them, so the eyes show in every view of every style. Both moves are soft
+    compressions, continuous and smooth in the vertices, so hair away from the window is
+    untouched and the fit stays differentiable in the head's shape.
+    """
+    centre = eyes.mean(dim=1)  # (B, 3) between the eyes
+    outer = (eyes[..., 0] - centre[:, :1]).abs().amax(dim=1)  # (B,) eyeballs' outer edge
+    top = centre[:, 1, None] + FRINGE_ABOVE_EYES
+    back = eyes[..., 2].amax(dim=1)[:, None] - SIDE_HAIR_BEHIND_CORNEAS
+    x, y, z = vertices.unbind(-1)
+    soft = CLEARANCE_SOFTNESS
+    below = (top - y).clamp_min(0)  # how far below the fringe line
+    ahead = (z - back).clamp_min(0)  # how far in front of the side line
+    in_front = (ahead > 0).to(vertices)
+    # 1 beside the eyes, 0 in front of them, blended over the softness at the outer edge.
+    side = (((x - centre[:, :1]).abs() - outer[:, None]) / (2 * soft) + 0.5).clamp(0, 1)
+    lift = in_front * (1 - side) * (below - soft * (1 - torch.exp(-below / soft)))
+    # Side hair is pushed back only below the brows, fading in over the softness.
+    low = ((below - soft) / (2 * soft) + 0.5).clamp(0, 1)
+    push = side * low * (ahead - soft * (1 - torch.exp(-ahead / soft)))
+    return torch.stack([x, y + lift, z - push], dim=-1)
