@@ -12,7 +12,7 @@ import trimesh
 
 from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.heads.build import ANNY_TO_PROJECT, build_arrays
-from text2head.heads.model import DEFAULT_ASSET
+from text2head.heads.model import DEFAULT_ASSET, EYE_PAIRS
 from text2head.heads.specs import ANNY_PHENOTYPE_OF
 
 
@@ -127,6 +127,16 @@ def test_samples_are_within_bounds_and_reproducible(head_model):
         assert (value >= spec.column("low")).all() and (value <= spec.column("high")).all()
         assert torch.equal(value, getattr(again, name))
     assert first.identity.std(dim=0).min() > 0.05  # the prior really varies the heads
+
+
+def test_random_heads_move_their_eyes_together(head_model):
+    """Random expressions never wink, squint or turn one eye alone: lids, squints and widening
+    match on both sides and the gaze is conjugate (one eye looks out as the other looks in)."""
+    heads = head_model.sample(torch.Generator().manual_seed(3), batch_size=400)
+    index = head_model.specs["expression"].index
+    for first, second in EYE_PAIRS:
+        assert torch.equal(heads.expression[:, index(first)], heads.expression[:, index(second)])
+        assert (heads.expression[:, index(first)] > 0.05).sum() > 20, first  # still drawn
 
 
 def test_json_round_trip_reproduces_vertices_exactly(head_model, generator):

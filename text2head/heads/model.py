@@ -27,6 +27,12 @@ from text2head.heads.strands import fibre_noise
 DEFAULT_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_model.npz"
 RESIDUAL_SIZES = (8, 16, 32, 64, 128, 256)
 SKIN = 0
+# ARKit channels that move the two eyes together: lids, conjugate gaze (one eye looks out as
+# the other looks in), squints and widening.
+EYE_PAIRS = (("eyeBlinkLeft", "eyeBlinkRight"), ("eyeLookOutLeft", "eyeLookInRight"),
+             ("eyeLookInLeft", "eyeLookOutRight"), ("eyeLookUpLeft", "eyeLookUpRight"),
+             ("eyeLookDownLeft", "eyeLookDownRight"), ("eyeSquintLeft", "eyeSquintRight"),
+             ("eyeWideLeft", "eyeWideRight"))
 TEETH_COLOURS = ((0.95, 0.94, 0.90), (0.80, 0.70, 0.50))  # teeth_shade 0 and 1, sRGB
 LASH_DARKENING = 0.5  # lashes are darker than the brows they match
 BROW_NEIGHBOURHOOD = 0.004  # brow vertices this close in x share a centre line (metres)
@@ -150,7 +156,7 @@ class HeadModel(torch.nn.Module):
         local = 0.25 * torch.randn(batch_size, n_local, generator=generator)
         n_expr = len(self.specs["expression"].params)
         active = torch.rand(batch_size, n_expr, generator=generator) < 0.08
-        expression = active * uniform(0.0, 0.7, n_expr)
+        expression = self._eyes_together(active * uniform(0.0, 0.7, n_expr))
         pose = 5.0 * torch.randn(batch_size, 3, generator=generator)
         appearance = self.specs["appearance"].column("default").expand(batch_size, -1).clone()
         appearance[:, 0] = uniform(0.0, 1.0, 1)[:, 0]  # melanin
@@ -173,6 +179,16 @@ class HeadModel(torch.nn.Module):
         groups["hair"][:, self._hair_index["scalp_density"]] = uniform(0.4, 1.0, 1)[:, 0].to(
             self.template)
         return HeadParams(**groups, texture=self._zero_residual(batch_size), styles=styles)
+
+    def _eyes_together(self, expression: torch.Tensor) -> torch.Tensor:
+        """Random expressions (B, E) with the eyes moving as one: each pair of EYE_PAIRS set
+        to its mean, so that a random head never winks, squints or turns one eye alone."""
+        index = self.specs["expression"].index
+        expression = expression.clone()
+        for first, second in EYE_PAIRS:
+            pair = [index(first), index(second)]
+            expression[:, pair] = expression[:, pair].mean(dim=1, keepdim=True)
+        return expression
 
     def validate(self, head: HeadParams) -> None:
         """Raise ValueError naming the parameter when a shape, value or range is wrong."""
