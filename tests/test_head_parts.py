@@ -234,6 +234,24 @@ def test_thick_beard_changes_the_profile_silhouette(head_model):
     assert alpha(bearded) > alpha(shaven) + 100
 
 
+def test_beard_shells_fill_each_others_gaps(head_model):
+    """The shells read one fibre tile through differently mirrored UVs, so light passes all
+    three only about as often as independent layers let it (with shared UVs the gaps of the
+    three would line up, and skin would show through the whole beard there)."""
+    head = head_model.neutral().with_styles(facial_hair="full_beard")
+    beard = head_model.decode(head).parts["facial_hair"]
+    alpha = head_model.scene_tile("facial_hair", 256, head)[3]
+    centres = beard.corner_uvs.mean(dim=1) * 2 - 1  # (3F, 2) in grid_sample's [-1, 1]
+    sampled = torch.nn.functional.grid_sample(
+        alpha[None, None], torch.stack([centres[:, 0], -centres[:, 1]], -1)[None, None],
+        align_corners=False)[0, 0, 0].view(len(parts.BEARD_LAYERS), -1)  # (layers, F)
+    assert (beard.corner_uvs >= 0).all() and (beard.corner_uvs <= 1).all()
+    through_all = (1 - sampled).prod(dim=0).mean()
+    independent = (1 - sampled).mean(dim=1).prod()
+    through_one = (1 - sampled[0]).mean()
+    assert through_all < 1.3 * independent and through_all < 0.5 * through_one
+
+
 def test_hair_parameters_move_what_they_name(head_model):
     head = head_model.neutral(3).with_styles(hair="long01")
     index = head_model.specs["hair"].index

@@ -381,7 +381,7 @@ class HeadModel(torch.nn.Module):
                   for fraction in parts.BEARD_LAYERS]
         n_used = len(used)
         faces = torch.cat([local_faces + k * n_used for k in range(len(layers))])
-        corner_uvs = self.corner_uvs.index_select(0, face_index).repeat(len(layers), 1, 1)
+        corner_uvs = parts.layer_uvs(self.corner_uvs.index_select(0, face_index), len(layers))
         return {"facial_hair": PartMesh("facial_hair", torch.cat(layers, dim=1), faces,
                                         corner_uvs)}
 

@@ -215,3 +215,13 @@ def clear_eyes(vertices: Tensor, eyes: Tensor) -> Tensor:
     low = ((below - soft) / (2 * soft) + 0.5).clamp(0, 1)
     push = side * low * (ahead - soft * (1 - torch.exp(-ahead / soft)))
     return torch.stack([x, y + lift, z - push], dim=-1)
+
+
+def layer_uvs(corner_uvs: Tensor, layers: int) -> Tensor:
+    """(layers * F, 3, 2) the skin's corner UVs (F, 3, 2) for each beard shell, mirrored
+    differently per shell (as is, across u, across v, across both): the shells read the same
+    fibre tile, and with the same UVs their gaps would line up, so skin would show through
+    all of them at once. Mirroring keeps each shell's UVs in the tile and its fibres along u."""
+    flips = corner_uvs.new_tensor([[0, 0], [1, 0], [0, 1], [1, 1]])
+    return torch.cat([flips[k % 4] + (1 - 2 * flips[k % 4]) * corner_uvs
+                      for k in range(layers)])
