@@ -19,6 +19,7 @@ ROWS = (  # (hair, facial hair, hair parameters, gender)
     ("bob01", "none", {"hair_eumelanin": 0.6}, 0.7),
     ("short04", "moustache", {"hair_grey": 0.9}, 0.2),
     ("none", "stubble", {"beard_density": 1.0}, 0.0),
+    ("buzz", "none", {"hair_eumelanin": 0.8, "scalp_density": 0.9}, 0.3),
 )
 
 
