@@ -14,6 +14,8 @@ from text2head.heads import GROUPS, HeadModel, HeadParams
 from text2head.heads.build import ANNY_TO_PROJECT, build_arrays
 from text2head.heads.model import DEFAULT_ASSET, EYE_PAIRS
 from text2head.heads.specs import ANNY_PHENOTYPE_OF
+from text2head.instant import instant_head
+from text2head.understand import understand
 
 
 def random_heads(model: HeadModel, generator: torch.Generator, batch: int) -> HeadParams:
@@ -137,6 +139,26 @@ def test_random_heads_move_their_eyes_together(head_model):
     for first, second in EYE_PAIRS:
         assert torch.equal(heads.expression[:, index(first)], heads.expression[:, index(second)])
         assert (heads.expression[:, index(first)] > 0.05).sum() > 20, first  # still drawn
+
+
+def _pair_correlation(local: torch.Tensor, names: list[str]) -> float:
+    """Correlation of the left and the right value over every paired local change of heads
+    (B, L): 0 for independent draws, 1 for symmetric faces."""
+    left = [i for i, n in enumerate(names) if n.startswith("l-")]
+    right = [names.index(f"r-{names[i][2:]}") for i in left]
+    pairs = torch.stack([local[:, left].flatten(), local[:, right].flatten()])
+    return float(torch.corrcoef(pairs)[0, 1])
+
+
+def test_random_faces_are_nearly_symmetric(head_model):
+    """Paired local changes (ears, eyes, cheeks) keep a quarter of their difference, in random
+    heads and in the seeded people of a prompt: a correlation of (1 - 1/16) / (1 + 1/16)."""
+    names = head_model.specs["local_shape"].names
+    heads = head_model.sample(torch.Generator().manual_seed(5), batch_size=400)
+    assert _pair_correlation(heads.local_shape, names) == pytest.approx(0.88, abs=0.03)
+    people = torch.cat([instant_head(head_model, understand("a person"), seed=seed).local_shape
+                        for seed in range(60)])
+    assert _pair_correlation(people, names) == pytest.approx(0.88, abs=0.06)
 
 
 def test_json_round_trip_reproduces_vertices_exactly(head_model, generator):

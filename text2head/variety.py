@@ -13,7 +13,8 @@ The distribution, per unstated attribute (stated ones are never touched):
 - muscle, weight and proportions: normal around the neutral 0.5 (sd 0.15), within 0.1-0.9;
 - skin melanin: uniform on [0, 1]; the three ancestry shape weights are uniform, leaning
   toward the set that usually goes with that skin; haemoglobin 0.2-0.7;
-- every local shape change: normal around 0 with sd 0.25 (the prior's sd is 0.3);
+- every local shape change: normal around 0 with sd 0.25 (the prior's sd is 0.3), the left
+  and right of a pair (ears, eyes, cheeks) kept close (`mostly_symmetric`);
 - eyes: brown (darker with darker skin) for most; with pale skin also blue, grey, green or
   hazel;
 - hair: eumelanin rises with the skin's melanin, pheomelanin 0-0.45, 8% red-haired among the
@@ -31,6 +32,7 @@ import torch
 
 from text2head.heads import HeadModel, HeadParams
 from text2head.heads.parts import LONG_STYLES, NONE, SHORT_STYLES
+from text2head.heads.specs import mostly_symmetric
 
 Key = tuple[str, str]  # (group, parameter)
 ADULT_YEARS = (18.0, 70.0)
@@ -158,7 +160,7 @@ def vary(model: HeadModel, head: HeadParams, values: dict[Key, float], dice: Dic
     local = head.local_shape
     free = torch.tensor([("local_shape", n) not in stated and ("local_shape", n) not in values
                          for n in model.specs["local_shape"].names], device=local.device)
-    draws = 0.25 * dice.local_shape.to(local)
+    draws = 0.25 * mostly_symmetric(dice.local_shape.to(local), model.specs["local_shape"].names)
     local += amount * free * (draws - local)
     for (group, name), value in values.items():
         if (group, name) in stated:

@@ -153,7 +153,9 @@ class HeadModel(torch.nn.Module):
         identity[:, 1] = uniform(0.5, 1.0, 1)[:, 0]  # teenagers to old
         identity[:, 2:5] = 0.5 + 0.2 * torch.randn(batch_size, 3, generator=generator)
         n_local = len(self.specs["local_shape"].params)
-        local = 0.25 * torch.randn(batch_size, n_local, generator=generator)
+        local = specs.mostly_symmetric(0.25 * torch.randn(batch_size, n_local,
+                                                          generator=generator),
+                                       self.specs["local_shape"].names)
         n_expr = len(self.specs["expression"].params)
         active = torch.rand(batch_size, n_expr, generator=generator) < 0.08
         expression = self._eyes_together(active * uniform(0.0, 0.7, n_expr))

@@ -6,7 +6,15 @@ the change's first target, e.g. "-incr", negative its opposite), ARKit expressio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+
 from text2head.heads.params import GroupSpec, ParamSpec
+
+# Of a random face's left/right difference in each paired local change, the share kept (see
+# mostly_symmetric).
+RANDOM_ASYMMETRY = 0.25
 
 # Identity: name, anny phenotype it drives, neutral value, prior sd, meaning.
 IDENTITY = (
@@ -81,6 +89,21 @@ def local_shape_group(names: list[str], max_mm: list[float]) -> GroupSpec:
             for n, mm in zip(names, max_mm, strict=True)
         ),
     )
+
+
+def mostly_symmetric(draws: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """Random local changes (..., L) with each left/right pair ("l-…" and "r-…") pulled
+    toward its mean, keeping RANDOM_ASYMMETRY of their difference: drawn independently, the
+    two ears or eyes of a random face differ as no real pair does (one ear pointed, the other
+    round)."""
+    index = {name: i for i, name in enumerate(names)}
+    left = [i for name, i in index.items() if name.startswith("l-") and f"r-{name[2:]}" in index]
+    right = [index[f"r-{names[i][2:]}"] for i in left]
+    mean = (draws[..., left] + draws[..., right]) / 2
+    out = draws.clone()
+    out[..., left] = mean + RANDOM_ASYMMETRY * (draws[..., left] - mean)
+    out[..., right] = mean + RANDOM_ASYMMETRY * (draws[..., right] - mean)
+    return out
 
 
 def expression_group(names: list[str]) -> GroupSpec:
