@@ -139,85 +139,34 @@ def test_hair_covers_the_forehead_and_lashes_the_eyes(head_model):
                                 "head") > 1000
 
 
-def _eye_window(eyes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """(centre x, outer half-width, fringe line, side line) of clear_eyes' window, per head."""
-    centre = eyes.mean(dim=1)
-    outer = (eyes[..., 0] - centre[:, :1]).abs().amax(dim=1)
-    top = centre[:, 1] + parts.FRINGE_ABOVE_EYES
-    back = eyes[..., 2].amax(dim=1) - parts.SIDE_HAIR_BEHIND_CORNEAS
-    return centre[:, 0], outer, top, back
-
-
-def _in_eye_window(hair: torch.Tensor, eyes: torch.Tensor, slack: float) -> torch.Tensor:
-    """(B, P) hair vertices more than `slack` inside the window in front of the eyes: below
-    the fringe line in front of the face, or ahead of the side line beside the eyes (below
-    the brows)."""
-    centre_x, outer, top, back = (value[:, None] for value in _eye_window(eyes))
-    x, y, z = hair.unbind(-1)
-    across = (x - centre_x).abs()
-    fringe = (across < outer - parts.CLEARANCE_SOFTNESS) & (z > back) & (y < top - slack)
-    beside = (across > outer + parts.CLEARANCE_SOFTNESS) & \
-        (y < top - 2 * parts.CLEARANCE_SOFTNESS) & (z > back + slack)
-    return fringe | beside
-
-
 def test_hair_keeps_the_eyes_clear(head_model, generator):
-    """Every hair style on the neutral and on random heads: MakeHuman's fringes (braid01,
-    bob02, short03) and long01's side curtain hang over the eyes as fitted; ours end at the
-    brows and stay behind the eye corners, so the eyes show in every view."""
-    head = random_heads(head_model, generator, 4)
-    head.expression = head_model.neutral(4).expression  # as the hair is fitted
-    head.identity[0] = head_model.neutral().identity[0]
-    head.local_shape[0] = 0
-    rest, anchors = head_model.rest_and_anchor_vertices(head)
-    combined = torch.cat([rest, anchors], dim=1)
-    eyes = head_model.eyes_without_expression(head)
-    covering = []
-    for style in head_model.known_styles["hair"]:
-        if style in ("none", "buzz"):
-            continue
-        fitted = head_model.parts.proxy("hair", style).fit(combined)
-        if _in_eye_window(fitted, eyes, slack=0.003).any():
-            covering.append(style)
-        styled = head.with_styles(hair=style)
-        decoded = head_model.decode(styled)
-        hair = decoded.parts["hair"].vertices + decoded.offset[:, None]  # the rest frame
-        inside = _in_eye_window(hair, eyes, slack=parts.CLEARANCE_SOFTNESS + 1e-4)
-        assert not inside.any(), f"{style}: {int(inside.sum())} vertices before the eyes"
-    assert {"braid01", "bob02", "short03", "long01"} <= set(covering)
-
-
-def test_eye_clearance_moves_only_the_window_and_is_smooth(generator):
-    eyes = torch.randn(1, 50, 3, generator=generator, dtype=torch.float64) * 0.01
-    eyes[0, :25, 0] += 0.032
-    eyes[0, 25:, 0] -= 0.032
-    eyes[..., 1] += 0.8
-    eyes[..., 2] += 0.14
-    points = torch.rand(1, 400, 3, generator=generator, dtype=torch.float64)
-    points = points * torch.tensor([0.2, 0.2, 0.25], dtype=torch.float64) \
-        + torch.tensor([-0.1, 0.7, -0.05], dtype=torch.float64)
-    _, _, top, back = _eye_window(eyes)
-    moved = parts.clear_eyes(points, eyes)
-    away = (points[..., 1] > top) & (points[..., 2] < back)
-    assert torch.equal(moved[away], points[away])
-    assert (moved[..., 1] >= points[..., 1]).all() and (moved[..., 2] <= points[..., 2]).all()
-    assert not _in_eye_window(moved, eyes, slack=parts.CLEARANCE_SOFTNESS + 1e-9).any()
-    # Finite differences through the soft compressions, in the hair and in the eyes.
-    window = points[:, ~away[0]][:, :40].clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda p, e: parts.clear_eyes(p, e),
-                                    (window, eyes.clone().requires_grad_(True)))
-
-
-def test_gaze_and_blinks_do_not_move_what_hair_keeps_clear_of(head_model):
-    head = head_model.neutral(2)
-    for name in ("eyeLookOutLeft", "eyeLookUpRight", "eyeBlinkLeft"):
-        head.expression[1, head_model.specs["expression"].index(name)] = 1.0
-    rest, _ = head_model.rest_and_anchor_vertices(head, with_anchors=False)
-    eyes = rest[:, head_model._eye_vertices]
-    assert (eyes[0] - eyes[1]).abs().max() > 1e-3  # the eyes do turn
-    clear_of = head_model.eyes_without_expression(head)
-    assert torch.equal(clear_of[0], clear_of[1])
-    assert torch.allclose(clear_of[0], eyes[0])
+    """MakeHuman's fringes (braid01, bob01, bob02, short03) and long01's side curtain hang in
+    front of the eyes as fitted (beside them only long styles count: short temples hug the
+    skin); ours are trimmed clear of them on the neutral head, and on
+    other faces (whose eyes sit a few millimetres elsewhere) only a sliver at the window's
+    edge remains."""
+    heads = [head_model.neutral(), *(head_model.sample(torch.Generator().manual_seed(seed))
+                                     for seed in range(3))]
+    covering = set()
+    for index, head in enumerate(heads):
+        head.expression.zero_()
+        head.pose.zero_()  # the rest frame, up to the centring
+        rest, anchors = head_model.rest_and_anchor_vertices(head)
+        eyes = rest[0, head_model._eye_vertices]
+        for style in head_model.known_styles["hair"]:
+            if style in ("none", "buzz"):
+                continue
+            proxy = head_model.parts.proxy("hair", style)
+            if parts.eye_window_faces(proxy.fit(torch.cat([rest, anchors], 1))[0], proxy.faces,
+                                      eyes, sides=style in parts.LONG_STYLES).sum() > 20:
+                covering.add(style)
+            decoded = head_model.decode(head.with_styles(hair=style))
+            hair = decoded.parts["hair"]
+            inside = parts.eye_window_faces(hair.vertices[0] + decoded.offset[0], hair.faces,
+                                            eyes, sides=style in parts.LONG_STYLES)
+            limit = 0 if index == 0 else 0.03 * len(hair.faces)
+            assert inside.sum() <= limit, f"{style}: {int(inside.sum())} faces before the eyes"
+    assert {"braid01", "bob01", "bob02", "short03", "long01"} <= covering
 
 
 def test_thick_beard_changes_the_profile_silhouette(head_model):

@@ -110,8 +110,6 @@ class HeadModel(torch.nn.Module):
         self.register_buffer("_eye_vertices", torch.nonzero(
             (self.component == EYE_COMPONENTS[0]) | (self.component == EYE_COMPONENTS[1])
         ).squeeze(1), persistent=False)
-        self.register_buffer("_eye_basis", basis[:, self._eye_vertices].reshape(len(basis), -1),
-                             persistent=False)
         masks = {
             str(name): torch.from_numpy(mask).float() / 255
             for name, mask in zip(data["mask_names"], data["masks"], strict=True)
@@ -272,14 +270,6 @@ class HeadModel(torch.nn.Module):
         rest = self.template + (coefficients @ self.basis).reshape(len(coefficients), -1, 3)
         return rest, (self.parts.anchors(products, rows) if with_anchors else None)
 
-    def eyes_without_expression(self, head: HeadParams) -> torch.Tensor:
-        """The eyeballs' rest vertices (B, E, 3) of the head's shape with a neutral
-        expression: what hair keeps clear of, so that gaze and blinks never move the hair."""
-        coefficients, _ = self._coefficients(self._phenotype_products(head.identity),
-                                             torch.zeros_like(head.expression), head.local_shape)
-        return self.template[self._eye_vertices] + (coefficients @ self._eye_basis).reshape(
-            len(coefficients), -1, 3)
-
     def _coefficients(self, products: torch.Tensor, expression: torch.Tensor,
                       local_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The blend-shape coefficients (B, K) of the basis, and the expression and local-change
@@ -356,7 +346,6 @@ class HeadModel(torch.nn.Module):
                 vertices = parts.stretch_hanging(
                     proxy.fit(combined, volume), rest[:, self._length_pivot, 1],
                     (0.5 + self.hair_value(hair, "hair_length")) * self._hang_scale[style])
-                vertices = parts.clear_eyes(vertices, self.eyes_without_expression(head))
             elif kind == "eyebrows":
                 vertices = proxy.fit(combined)
                 centres = self._brow_centres[style].to(vertices) @ vertices
@@ -364,7 +353,11 @@ class HeadModel(torch.nn.Module):
                                               0.5 + self.hair_value(hair, "brow_thickness"))
             else:
                 vertices = proxy.fit(combined)
-            fitted[kind] = PartMesh(kind, vertices, proxy.faces, proxy.corner_uvs)
+            faces, corner_uvs = proxy.faces, proxy.corner_uvs
+            if kind == "hair":  # trimmed clear of the eyes (see _init_part_landmarks)
+                used, faces, corner_uvs = (t.to(faces.device) for t in self._hair_kept[style])
+                vertices = vertices.index_select(1, used)
+            fitted[kind] = PartMesh(kind, vertices, faces, corner_uvs)
         return fitted
 
     def _beard_shells(self, style: str, hair: torch.Tensor, vertices: torch.Tensor,
@@ -432,7 +425,8 @@ class HeadModel(torch.nn.Module):
 
     def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
         """Neutral-head facts the parts use: where hanging hair starts (the lowest ear
-        vertex), how much each hair style's hanging part is scaled, and, per brow style,
+        vertex), how much each hair style's hanging part is scaled, which of its faces are
+        kept clear of the eyes, and, per brow style,
         each brow vertex's local centre line."""
         self._paint_masks: dict[tuple, torch.Tensor] = {}
         neutral = self.neutral()
@@ -442,10 +436,19 @@ class HeadModel(torch.nn.Module):
         self._length_pivot = int(candidates[rest[0, candidates, 1].argmin()])
         combined = torch.cat([rest, anchors], dim=1)
         pivot = rest[0, self._length_pivot, 1]
-        self._hang_scale = {}
+        self._hang_scale, self._hair_kept = {}, {}
+        eyes = rest[0, self._eye_vertices]
         for style in self.parts.card_styles["hair"]:
-            hang = float(pivot - self.parts.proxy("hair", style).fit(combined)[0, :, 1].min())
+            proxy = self.parts.proxy("hair", style)
+            fitted = proxy.fit(combined)
+            hang = float(pivot - fitted[0, :, 1].min())
             self._hang_scale[style] = min(1.0, parts.LONGEST_HANG_METRES / max(hang, 1e-6))
+            hanging = parts.stretch_hanging(fitted, pivot[None], torch.tensor(
+                [self._hang_scale[style]]))[0]
+            kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
+                                           sides=style in parts.LONG_STYLES)
+            used, faces = torch.unique(proxy.faces[kept], return_inverse=True)
+            self._hair_kept[style] = (used, faces, proxy.corner_uvs[kept])
         self._brow_centres = {}
         for style in self.parts.card_styles["eyebrows"]:
             x = self.parts.proxy("eyebrows", style).fit(combined)[0, :, 0]

@@ -38,13 +38,15 @@ SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01", BUZZ)
 # MakeHuman's long styles reach down a whole body's back; on a bust they are scaled so that
 # at the neutral length they hang at most this far below the ears.
 LONGEST_HANG_METRES = 0.2
-# Hair keeps the eyes clear (see clear_eyes), in metres: a fringe ends this far above the
-# eyeballs' centre (at the brows), side hair stays this far behind the corneas (the outer eye
-# corners sit about 1.8 cm behind them, the temples further back: seen in profile, hair this
-# far back still shows the eye), and both give way smoothly over the softness.
+# Hair keeps the eyes clear (see eye_window_faces), in metres on the neutral head: a fringe
+# ends this far above the eyeballs' centre (at the brows); in front of the face (within
+# FRINGE_BEHIND_CORNEAS of the corneas, where the forehead and cheeks lie) nothing hangs below
+# that line, and beside the eyes no hair below it comes further forward than
+# SIDE_HAIR_BEHIND_CORNEAS behind the corneas (the outer eye corners sit about 1.8 cm behind
+# them, the temples further back: seen in profile, hair this far back still shows the eye).
 FRINGE_ABOVE_EYES = 0.018
+FRINGE_BEHIND_CORNEAS = 0.025
 SIDE_HAIR_BEHIND_CORNEAS = 0.045
-CLEARANCE_SOFTNESS = 0.006
 
 
 @dataclass(frozen=True)
@@ -189,32 +191,29 @@ def spread_about(vertices: Tensor, centres: Tensor, factor: Tensor) -> Tensor:
     return centres + factor[:, None, None] * (vertices - centres)
 
 
-def clear_eyes(vertices: Tensor, eyes: Tensor) -> Tensor:
-    """Hair vertices (B, P, 3) moved out of the window in front of the eyes, given the
-    eyeballs' vertices (B, E, 3), in the rest frame (+y up, +z out of the face).
+def eye_window_faces(vertices: Tensor, faces: Tensor, eyes: Tensor, sides: bool = True
+                     ) -> Tensor:
+    """(F,) which faces of a hair style fitted on the neutral head (vertices (P, 3), rest
+    frame: +y up, +z out of the face) reach into the window in front of its eyes (eyeball
+    vertices (E, 3)): below the brows, in front of the face or, beside the eyes, forward of
+    the side line.
 
-    A fringe that would hang below the brows in front of the face is lifted to end at the
-    brows, and side hair in front of the outer eye corners (a curtain seen in profile) is moved
-    back behind them, so the eyes show in every view of every style. Both moves are soft
-    compressions, continuous and smooth in the vertices, so hair away from the window is
-    untouched and the fit stays differentiable in the head's shape.
+    MakeHuman hangs some fringes over the eyes (braid01, bob01, bob02, short03) and long01's
+    curtain in front of them in profile; those faces are trimmed from the style, as a barber
+    would cut them, so the eyes show in every view. Moving the hair out of the window instead
+    stretches cards that cross its edges by up to 14 cm. `sides=False` leaves out the window
+    beside the eyes: short styles' temples hug the skin and hide no eye in profile.
     """
-    centre = eyes.mean(dim=1)  # (B, 3) between the eyes
-    outer = (eyes[..., 0] - centre[:, :1]).abs().amax(dim=1)  # (B,) eyeballs' outer edge
-    top = centre[:, 1, None] + FRINGE_ABOVE_EYES
-    back = eyes[..., 2].amax(dim=1)[:, None] - SIDE_HAIR_BEHIND_CORNEAS
-    x, y, z = vertices.unbind(-1)
-    soft = CLEARANCE_SOFTNESS
-    below = (top - y).clamp_min(0)  # how far below the fringe line
-    ahead = (z - back).clamp_min(0)  # how far in front of the side line
-    in_front = (ahead > 0).to(vertices)
-    # 1 beside the eyes, 0 in front of them, blended over the softness at the outer edge.
-    side = (((x - centre[:, :1]).abs() - outer[:, None]) / (2 * soft) + 0.5).clamp(0, 1)
-    lift = in_front * (1 - side) * (below - soft * (1 - torch.exp(-below / soft)))
-    # Side hair is pushed back only below the brows, fading in over the softness.
-    low = ((below - soft) / (2 * soft) + 0.5).clamp(0, 1)
-    push = side * low * (ahead - soft * (1 - torch.exp(-ahead / soft)))
-    return torch.stack([x, y + lift, z - push], dim=-1)
+    centre = eyes.mean(dim=0)
+    outer = (eyes[:, 0] - centre[0]).abs().max()
+    cornea = eyes[:, 2].max()
+    corners = vertices[faces]  # (F, 3, 3)
+    x, y, z = corners.unbind(-1)
+    below = y < centre[1] + FRINGE_ABOVE_EYES
+    across = (x - centre[0]).abs()
+    fringe = (across <= outer) & (z > cornea - FRINGE_BEHIND_CORNEAS)
+    side = (across > outer) & (z > cornea - SIDE_HAIR_BEHIND_CORNEAS) & sides
+    return (below & (fringe | side)).any(dim=1)
 
 
 def layer_uvs(corner_uvs: Tensor, layers: int) -> Tensor:
