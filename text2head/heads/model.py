@@ -266,16 +266,11 @@ class HeadModel(torch.nn.Module):
         """Rest vertices (B, V, 3) and the parts' anchor vertices (B, A, 3) (None if not
         asked for), both in the project frame before centring and pose."""
         products = self._phenotype_products(head.identity)
-        coefficients, rows = self._coefficients(products, head.expression, head.local_shape)
+        rows = torch.cat([head.expression,
+                          blendshapes.local_change_coefficients(head.local_shape)], dim=1)
+        coefficients = torch.cat([products @ self.phenotype_projection, rows], dim=1)
         rest = self.template + (coefficients @ self.basis).reshape(len(coefficients), -1, 3)
         return rest, (self.parts.anchors(products, rows) if with_anchors else None)
-
-    def _coefficients(self, products: torch.Tensor, expression: torch.Tensor,
-                      local_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The blend-shape coefficients (B, K) of the basis, and the expression and local-change
-        rows (B, R) among them (the parts' anchors blend those too)."""
-        rows = torch.cat([expression, blendshapes.local_change_coefficients(local_shape)], dim=1)
-        return torch.cat([products @ self.phenotype_projection, rows], dim=1), rows
 
     def _phenotype_products(self, identity: torch.Tensor) -> torch.Tensor:
         names = self.specs["identity"].names
@@ -355,10 +350,18 @@ class HeadModel(torch.nn.Module):
                 vertices = proxy.fit(combined)
             faces, corner_uvs = proxy.faces, proxy.corner_uvs
             if kind == "hair":  # trimmed clear of the eyes (see _init_part_landmarks)
-                used, faces, corner_uvs = (t.to(faces.device) for t in self._hair_kept[style])
+                used, faces, corner_uvs = self._trimmed_hair(style, faces.device)
                 vertices = vertices.index_select(1, used)
             fitted[kind] = PartMesh(kind, vertices, faces, corner_uvs)
         return fitted
+
+    def _trimmed_hair(self, style: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """(kept vertex ids, faces, corner UVs) of a hair style trimmed clear of the eyes, on
+        `device`: moved there once, not on every decode."""
+        kept = self._hair_kept[style]
+        if kept[0].device != device:
+            kept = self._hair_kept[style] = tuple(t.to(device) for t in kept)
+        return kept
 
     def _beard_shells(self, style: str, hair: torch.Tensor, vertices: torch.Tensor,
                       normals: torch.Tensor) -> dict[str, PartMesh]:
