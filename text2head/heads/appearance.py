@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from text2head.heads.params import GroupSpec
 from text2head.heads.specs import CHANNELS, EYE_COLOURS, REGION_TINTS
+from text2head.heads.texture_resize import resize_map
 from text2head.render.tone import linear_to_srgb
 
 # Relative absorption per unit concentration at the red, green and blue primaries: melanin
@@ -88,10 +89,7 @@ class AlbedoModel:
         """(1 + M, size * size): a row of ones (the skin) and every region mask."""
         key = (size, like.device, like.dtype)
         if key not in self._stacked:
-            masks = self.masks.to(like)
-            if masks.shape[-1] != size:
-                masks = F.interpolate(masks[None], size=(size, size), mode="bilinear",
-                                      antialias=True, align_corners=False)[0]
+            masks = resize_map(self.masks, size, like)
             self._stacked[key] = torch.cat(
                 [masks.new_ones(1, size * size), masks.reshape(len(masks), -1)]
             )

@@ -18,6 +18,8 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
+from text2head.heads.texture_resize import resize_map
+
 INNER_TONE = (1.22, 1.10, 0.82)  # around the pupil: warmer (the amber ring of many irises)
 OUTER_TONE = (0.90, 0.95, 1.03)
 CORNER_TONE = (0.86, 0.74, 0.71)  # sclera at the eye corners, relative to next to the iris
@@ -50,12 +52,7 @@ class EyeDetail:
         """(3, size, size) gain, 1 off the eyes."""
         key = (size, like.device, like.dtype)
         if key not in self._resized:
-            gain = torch.from_numpy(self.gain).to(like)
-            if gain.shape[-1] != size:
-                gain = torch.nn.functional.interpolate(gain[None], size=(size, size),
-                                                       mode="bilinear", antialias=True,
-                                                       align_corners=False)[0]
-            self._resized[key] = gain
+            self._resized[key] = resize_map(torch.from_numpy(self.gain), size, like)
         return self._resized[key]
 
 

@@ -103,7 +103,8 @@ class TextureLook:
             if name == "lashes":
                 points, weights, sigma = *self._lid, LASH_WIDTH
             else:
-                cards = self._parts.proxy("eyebrows", name).fit(self._neutral_points)[0]
+                proxy = self._parts.proxy("eyebrows", name)  # on the model's device
+                cards = proxy.fit(self._neutral_points.to(proxy.weights))[0].cpu()
                 points = nearest_skin_uvs(cards.numpy(), self._skin_vertices, self._skin_uvs)
                 weights, sigma = np.ones(len(points)), BROW_WIDTH
             mask = soft_points_mask(points, weights, size, sigma / texel)

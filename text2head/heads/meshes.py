@@ -37,7 +37,7 @@ OCCLUSION_TEXTURE = 256  # largest occlusion map: 14 texels a vertex already, mo
 def head_meshes(model, head: HeadParams, index: int = 0,
                 texture_size: int = 1024) -> list[TexturedMesh]:
     """The head first (named "head"), then every part its styles switch on, by kind name."""
-    one = head.select(index)
+    one = head.select(index).to(model.template.device)
     decoded = model.decode(one, texture_size)
     names = model.specs["expression"].names
     weights = one.expression[0]

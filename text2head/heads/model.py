@@ -23,6 +23,7 @@ from text2head.heads.params import GroupSpec, HeadParams
 from text2head.heads.parts import PartLibrary, PartMesh
 from text2head.heads.scene import Scene, SceneComposer
 from text2head.heads.strands import fibre_noise
+from text2head.heads.texture_resize import resize_map
 
 DEFAULT_ASSET = Path(__file__).resolve().parents[2] / "assets" / "head_model.npz"
 RESIDUAL_SIZES = (8, 16, 32, 64, 128, 256)
@@ -228,8 +229,11 @@ class HeadModel(torch.nn.Module):
 
     # ----- decoding ---------------------------------------------------------------------
     def decode(self, head: HeadParams, texture_size: int | None = None) -> HeadOutput:
-        """Vertices, normals and albedo of a batch of heads (differentiable)."""
+        """Vertices, normals and albedo of a batch of heads (differentiable), on the model's
+        device whatever the parameters' (a head read from JSON or made by the prompt reader
+        is on the CPU)."""
         self.validate(head)
+        head = head.to(self.template.device)
         rest, anchors = self.rest_and_anchor_vertices(head)
         offset = rest[:, self.skin_mask].mean(dim=1) + self.centre_shift
         rotation = pose_rotation(head.pose)
@@ -265,6 +269,7 @@ class HeadModel(torch.nn.Module):
     def rest_and_anchor_vertices(self, head: HeadParams, with_anchors: bool = True):
         """Rest vertices (B, V, 3) and the parts' anchor vertices (B, A, 3) (None if not
         asked for), both in the project frame before centring and pose."""
+        head = head.to(self.template.device)
         products = self._phenotype_products(head.identity)
         rows = torch.cat([head.expression,
                           blendshapes.local_change_coefficients(head.local_shape)], dim=1)
@@ -287,6 +292,7 @@ class HeadModel(torch.nn.Module):
         """The head and its parts as one renderable mesh (see `text2head.heads.scene`);
         without `occlusion`, no ambient occlusion is baked (a bake costs about a second);
         bakes come from `occlusion_cache` when given (an optimization run's own)."""
+        head = head.to(self.template.device)
         return self._scenes.compose(head, self.decode(head) if decoded is None else decoded,
                                     occlusion=occlusion, occlusion_cache=occlusion_cache)
 
@@ -419,9 +425,7 @@ class HeadModel(torch.nn.Module):
         if key not in self._paint_masks:
             region = (self.parts.scalp_mask(style) if layer == "scalp"
                       else self.parts.beard_mask(style))
-            region = torch.nn.functional.interpolate(
-                region.to(like)[None, None], size=(size, size), mode="bilinear",
-                antialias=True, align_corners=False)[0, 0]
+            region = resize_map(region, size, like)
             speckle = torch.from_numpy(fibre_noise(size, seed=7)).to(like)
             self._paint_masks[key] = region * (1 - speckle_depth + speckle_depth * speckle)
         return self._paint_masks[key]

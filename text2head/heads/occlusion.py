@@ -164,7 +164,8 @@ class _Bake:
              refresh: float) -> bool:
         """Same topology and every vertex within `refresh` metres of where the baked head's
         would be at this jaw (the jaw moves vertices almost linearly)."""
-        if (faces.shape != self.faces.shape or shape.shape != self.shape.shape
+        if (faces.device != self.faces.device or faces.shape != self.faces.shape
+                or shape.shape != self.shape.shape
                 or not torch.equal(faces, self.faces)
                 or not torch.equal(strand_faces, self.strand_faces)):
             return False

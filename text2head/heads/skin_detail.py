@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from text2head.heads.texture_resize import resize_map
 from text2head.heads.uv_surface import rasterize_corners
 
 # log-gains of the colour zones on the sRGB skin colour (about +-5-8 %).
@@ -254,10 +255,7 @@ def _slopes(height: np.ndarray, texel: float) -> np.ndarray:
 
 def _resized(maps: Tensor, size: int) -> np.ndarray:
     """A (H, W) or (K, H, W) map resized to (..., size, size)."""
-    batch = maps.float().reshape(1, -1, *maps.shape[-2:])
-    resized = torch.nn.functional.interpolate(batch, size=(size, size), mode="bilinear",
-                                              antialias=True, align_corners=False)
-    return resized.reshape(*maps.shape[:-2], size, size).numpy()
+    return resize_map(maps, size).numpy()
 
 
 def _fourier_noise(p: np.ndarray, count: int, seed: int,
