@@ -201,6 +201,38 @@ def test_beard_shells_fill_each_others_gaps(head_model):
     assert through_all < 1.3 * independent and through_all < 0.5 * through_one
 
 
+def test_beards_are_trimmed_short_at_the_lips_and_cheeks(head_model):
+    """A full beard is longest at the chin, short where it meets the lips (so the mouth
+    shows) and shorter on the cheeks; a moustache, the hair on the lip, keeps its length."""
+    head = head_model.neutral().with_styles(facial_hair="full_beard")
+    head.hair[0, head_model.specs["hair"].index("beard_length")] = 1.0
+    layers = head_model.decode(head).parts["facial_hair"].vertices[0].view(
+        len(parts.BEARD_LAYERS), -1, 3)
+    inner, growth = layers[0], layers[-1] - layers[0]
+    thickness = growth.norm(dim=1)
+    facing = growth[:, 2] > 0.5 * thickness
+    midline = torch.nonzero((inner[:, 0].abs() < 0.004) & facing).squeeze(1)
+    heights = inner[midline, 1].sort().values
+    gap = int(torch.diff(heights).argmax())  # the lips: bare skin between the beard's parts
+    below, above = heights[gap], heights[gap + 1]
+    assert 0.005 < above - below < 0.04, "no mouth found on the beard's midline"
+    y = inner[midline, 1]
+    at_lips = midline[((y > below - 0.004) & (y <= below)) | ((y >= above) & (y < above + 0.004))]
+    chin = midline[y < below - 0.03]
+    cheeks = torch.nonzero((inner[:, 0].abs() > 0.055) & (inner[:, 1] > below)
+                           & (inner[:, 1] < above)).squeeze(1)
+    full = thickness[chin].median()
+    assert len(at_lips) and len(chin) and len(cheeks)
+    assert thickness[at_lips].median() < 0.5 * full
+    assert thickness[cheeks].median() < 0.75 * full
+    moustache = head.with_styles(facial_hair="moustache")
+    layers = head_model.decode(moustache).parts["facial_hair"].vertices[0].view(
+        len(parts.BEARD_LAYERS), -1, 3)
+    longest = (layers[-1] - layers[0]).norm(dim=1).max()
+    expected = (parts.BEARD_LAYERS[-1] - parts.BEARD_LAYERS[0]) * parts.BEARD_LENGTH["moustache"]
+    assert longest == pytest.approx(expected, rel=0.02)
+
+
 def test_hair_parameters_move_what_they_name(head_model):
     head = head_model.neutral(3).with_styles(hair="long01")
     index = head_model.specs["hair"].index

@@ -127,7 +127,7 @@ class HeadModel(torch.nn.Module):
             skin = self.rest_vertices(self.neutral())[0, self.skin_mask]
             box_centre = (skin.min(dim=0).values + skin.max(dim=0).values) / 2
             self.register_buffer("centre_shift", box_centre - skin.mean(dim=0))
-            self._init_part_landmarks(masks["ears"])
+            self._init_part_landmarks(masks["ears"], masks["lips"])
         self.look = TextureLook(self, masks)
 
     # ----- parameters -------------------------------------------------------------------
@@ -377,6 +377,8 @@ class HeadModel(torch.nn.Module):
         skin_faces, face_index = self.parts.beard_faces(style, self.faces)
         used, local_faces = torch.unique(skin_faces, return_inverse=True)
         weight = self.parts.beard_vertex_weight(style)[used]
+        if style != "moustache":  # a moustache is the hair on the lip; beards are trimmed
+            weight = weight * self._beard_trim[used]
         length = parts.BEARD_LENGTH[style] * (0.1 + 0.9 * self.hair_value(hair, "beard_length"))
         base = vertices.index_select(1, used)
         direction = normals.index_select(1, used)
@@ -430,14 +432,17 @@ class HeadModel(torch.nn.Module):
             self._paint_masks[key] = region * (1 - speckle_depth + speckle_depth * speckle)
         return self._paint_masks[key]
 
-    def _init_part_landmarks(self, ears_mask: torch.Tensor) -> None:
+    def _init_part_landmarks(self, ears_mask: torch.Tensor, lips_mask: torch.Tensor) -> None:
         """Neutral-head facts the parts use: where hanging hair starts (the lowest ear
         vertex), how much each hair style's hanging part is scaled, which of its faces are
-        kept clear of the eyes, and, per brow style,
-        each brow vertex's local centre line."""
+        kept clear of the eyes, per brow style each brow vertex's local centre line, and how
+        short beards are trimmed around the lips."""
         self._paint_masks: dict[tuple, torch.Tensor] = {}
         neutral = self.neutral()
         rest, anchors = self.rest_and_anchor_vertices(neutral)
+        lips = sample_texture(lips_mask[None, None], self.vertex_uvs)[0, :, 0]
+        self.register_buffer("_beard_trim", parts.beard_trim(
+            rest[0], rest[0, (lips > 0.5) & self.skin_mask]), persistent=False)
         ears = sample_texture(ears_mask[None, None], self.vertex_uvs)[0, :, 0]
         candidates = torch.nonzero((ears > 0.5) & self.skin_mask).squeeze(1)
         self._length_pivot = int(candidates[rest[0, candidates, 1].argmin()])

@@ -31,6 +31,15 @@ BEARD_LAYERS = (0.35, 0.7, 1.0)
 BEARD_LENGTH = {"moustache": 0.010, "goatee": 0.030, "full_beard": 0.025}
 BEARD_MIN_OFFSET = 0.0012  # the innermost layer never touches the skin (no z-fighting)
 BEARD_FACE_WEIGHT = 0.25  # a skin face grows beard where all its corners weigh at least this
+# Beards (not moustaches) are trimmed the way people keep them: short around the mouth, so that
+# the lips show (LIP_TRIM of the length at the lips' edge, all of it LIP_TRIM_REACH metres away),
+# and shorter on the cheeks than at the chin (CHEEK_TRIM of the length beyond CHEEK_REACH metres
+# to the side of the mouth's corners). At full length everywhere a full beard's moustache stood
+# 2 cm proud and hid the mouth, and its cheeks fanned out wider than the face.
+LIP_TRIM = 0.3
+LIP_TRIM_REACH = 0.025
+CHEEK_TRIM = 0.5
+CHEEK_REACH = 0.04
 # Hair styles a random head picks from, by how feminine (gender) the head is.
 LONG_STYLES = ("long01", "bob01", "bob02", "ponytail01", "braid01")
 SHORT_STYLES = ("short01", "short02", "short03", "short04", "afro01", BUZZ)
@@ -214,6 +223,21 @@ def eye_window_faces(vertices: Tensor, faces: Tensor, eyes: Tensor, sides: bool 
     fringe = (across <= outer) & (z > cornea - FRINGE_BEHIND_CORNEAS)
     side = (across > outer) & (z > cornea - SIDE_HAIR_BEHIND_CORNEAS) & sides
     return (below & (fringe | side)).any(dim=1)
+
+
+def beard_trim(vertices: Tensor, lips: Tensor) -> Tensor:
+    """(V,) factor on a beard's length at each of the neutral head's `vertices` (V, 3), from
+    the `lips` (L, 3): short at the lips and on the cheeks, all of it below the mouth."""
+    near_lips = _smoothstep(torch.cdist(vertices, lips).min(dim=1).values / LIP_TRIM_REACH)
+    corner = lips[:, 0].abs().max()
+    on_cheek = _smoothstep((vertices[:, 0].abs() - corner) / CHEEK_REACH)
+    return ((LIP_TRIM + (1 - LIP_TRIM) * near_lips)
+            * (1 - (1 - CHEEK_TRIM) * on_cheek))
+
+
+def _smoothstep(t: Tensor) -> Tensor:
+    t = t.clamp(0, 1)
+    return t * t * (3 - 2 * t)
 
 
 def layer_uvs(corner_uvs: Tensor, layers: int) -> Tensor:
