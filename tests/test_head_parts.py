@@ -169,6 +169,20 @@ def test_hair_keeps_the_eyes_clear(head_model, generator):
     assert {"braid01", "bob01", "bob02", "short03", "long01"} <= covering
 
 
+def test_a_ponytail_ends_at_the_neck_and_long_hair_below_it(head_model):
+    """A bust has no back to hide a ponytail behind: at the neutral length it ends about at
+    the neck's cut (not under the chin in front views), while long hair hangs below it."""
+    def lowest(style: str) -> tuple[float, float]:
+        out = head_model.decode(head_model.neutral().with_styles(hair=style))
+        neck = out.vertices[0, head_model.skin_mask, 1].min()
+        return float(out.parts["hair"].vertices[0, :, 1].min()), float(neck)
+
+    ponytail, neck = lowest("ponytail01")
+    assert neck - 0.01 < ponytail < neck + 0.03
+    long_hair, neck = lowest("long01")
+    assert long_hair < neck - 0.05
+
+
 def test_thick_beard_changes_the_profile_silhouette(head_model):
     left = Cameras.named_views(["left"])
 

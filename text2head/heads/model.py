@@ -454,7 +454,9 @@ class HeadModel(torch.nn.Module):
             proxy = self.parts.proxy("hair", style)
             fitted = proxy.fit(combined)
             hang = float(pivot - fitted[0, :, 1].min())
-            self._hang_scale[style] = min(1.0, parts.LONGEST_HANG_METRES / max(hang, 1e-6))
+            longest = (parts.LONGEST_TAIL_HANG_METRES if style in parts.TAIL_STYLES
+                       else parts.LONGEST_HANG_METRES)
+            self._hang_scale[style] = min(1.0, longest / max(hang, 1e-6))
             hanging = parts.stretch_hanging(fitted, pivot[None], torch.tensor(
                 [self._hang_scale[style]]))[0]
             kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
