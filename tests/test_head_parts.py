@@ -169,6 +169,23 @@ def test_hair_keeps_the_eyes_clear(head_model, generator):
     assert {"braid01", "bob01", "bob02", "short03", "long01"} <= covering
 
 
+def test_trimmed_hair_leaves_no_piece_floating(head_model):
+    """What the eye trim cuts off falls away: no style has more connected pieces after the
+    trim than its cards had (a lock cut across its middle once left its lower part hanging
+    in the air beside the jaw)."""
+    import trimesh
+
+    def pieces(faces: torch.Tensor) -> int:
+        edges = trimesh.geometry.faces_to_edges(faces.numpy())
+        return len(trimesh.graph.connected_components(edges, min_len=1))
+
+    for style in head_model.parts.card_styles["hair"]:
+        cards = pieces(head_model.parts.proxy("hair", style).faces)
+        kept = pieces(head_model.decode(head_model.neutral().with_styles(hair=style))
+                      .parts["hair"].faces)
+        assert kept <= cards, f"{style}: {kept} pieces from {cards} cards"
+
+
 def test_a_ponytail_ends_at_the_neck_and_long_hair_below_it(head_model):
     """A bust has no back to hide a ponytail behind: at the neutral length it ends about at
     the neck's cut (not under the chin in front views), while long hair hangs below it."""

@@ -461,6 +461,7 @@ class HeadModel(torch.nn.Module):
                 [self._hang_scale[style]]))[0]
             kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
                                            sides=style in parts.LONG_STYLES)
+            kept &= ~parts.cut_off_pieces(hanging, proxy.faces, kept)
             used, faces = torch.unique(proxy.faces[kept], return_inverse=True)
             self._hair_kept[style] = (used, faces, proxy.corner_uvs[kept])
         self._brow_centres = {}

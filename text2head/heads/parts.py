@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from torch import Tensor
 
 from text2head.heads.params import Styles
@@ -63,6 +65,9 @@ LONGEST_TAIL_HANG_METRES = 0.09
 FRINGE_ABOVE_EYES = 0.018
 FRINGE_BEHIND_CORNEAS = 0.025
 SIDE_HAIR_BEHIND_CORNEAS = 0.045
+# What a trim cuts off falls away: a piece of a card left hanging below the cut (its top more
+# than this many metres below the top of the card it belonged to) is dropped too.
+ROOT_REACH = 0.01
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,33 @@ def eye_window_faces(vertices: Tensor, faces: Tensor, eyes: Tensor, sides: bool 
     fringe = (across <= outer) & (z > cornea - FRINGE_BEHIND_CORNEAS)
     side = (across > outer) & (z > cornea - SIDE_HAIR_BEHIND_CORNEAS) & sides
     return (below & (fringe | side)).any(dim=1)
+
+
+def cut_off_pieces(vertices: Tensor, faces: Tensor, kept: Tensor) -> Tensor:
+    """(F,) kept faces that a trim cut off from where their card hangs from: pieces of a
+    connected card whose top lies more than ROOT_REACH below the card's own top (a lock cut
+    across its middle leaves its lower part floating; a sheet cut down its middle keeps both
+    halves, each still hanging from the top)."""
+    faces_np, kept_np = faces.cpu().numpy(), kept.cpu().numpy()
+    heights = vertices[:, 1].cpu().numpy()
+    cards = _components(faces_np, len(heights))
+    pieces = _components(faces_np[kept_np], len(heights))
+    card_top = np.full(cards.max() + 1, -np.inf)
+    np.maximum.at(card_top, cards, heights)
+    used = np.unique(faces_np[kept_np])
+    piece_top = np.full(pieces.max() + 1, -np.inf)
+    np.maximum.at(piece_top, pieces[used], heights[used])
+    corner = faces_np[:, 0]
+    hanging = piece_top[pieces[corner]] >= card_top[cards[corner]] - ROOT_REACH
+    return torch.from_numpy(kept_np & ~hanging).to(kept.device)
+
+
+def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(V,) connected-component label of each vertex through the triangles `faces`."""
+    rows = faces.reshape(-1)
+    cols = np.roll(faces, 1, axis=1).reshape(-1)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
+    return connected_components(graph, directed=False)[1]
 
 
 def beard_trim(vertices: Tensor, lips: Tensor) -> Tensor:
