@@ -451,24 +451,31 @@ class HeadModel(torch.nn.Module):
         self._hang_scale, self._hair_kept = {}, {}
         eyes = rest[0, self._eye_vertices]
         for style in self.parts.card_styles["hair"]:
-            proxy = self.parts.proxy("hair", style)
-            fitted = proxy.fit(combined)
-            hang = float(pivot - fitted[0, :, 1].min())
-            longest = (parts.LONGEST_TAIL_HANG_METRES if style in parts.TAIL_STYLES
-                       else parts.LONGEST_HANG_METRES)
-            self._hang_scale[style] = min(1.0, longest / max(hang, 1e-6))
-            hanging = parts.stretch_hanging(fitted, pivot[None], torch.tensor(
-                [self._hang_scale[style]]))[0]
-            kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
-                                           sides=style in parts.LONG_STYLES)
-            kept &= ~parts.cut_off_pieces(hanging, proxy.faces, kept)
-            used, faces = torch.unique(proxy.faces[kept], return_inverse=True)
-            self._hair_kept[style] = (used, faces, proxy.corner_uvs[kept])
+            self._cut_hair_style(style, combined, pivot, eyes)
         self._brow_centres = {}
         for style in self.parts.card_styles["eyebrows"]:
             x = self.parts.proxy("eyebrows", style).fit(combined)[0, :, 0]
             near = ((x[:, None] - x[None]).abs() < BROW_NEIGHBOURHOOD).float()
             self._brow_centres[style] = near / near.sum(dim=1, keepdim=True)
+
+    def _cut_hair_style(self, style: str, combined: torch.Tensor, pivot: torch.Tensor,
+                        eyes: torch.Tensor) -> None:
+        """A hair style's hang scale (what hangs below the ears shortened to fit a bust) and
+        the faces kept once it is trimmed clear of the neutral head's `eyes`, with what the
+        trim cuts off."""
+        proxy = self.parts.proxy("hair", style)
+        fitted = proxy.fit(combined)
+        hang = float(pivot - fitted[0, :, 1].min())
+        longest = (parts.LONGEST_TAIL_HANG_METRES if style in parts.TAIL_STYLES
+                   else parts.LONGEST_HANG_METRES)
+        self._hang_scale[style] = min(1.0, longest / max(hang, 1e-6))
+        hanging = parts.stretch_hanging(fitted, pivot[None],
+                                        torch.tensor([self._hang_scale[style]]))[0]
+        kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
+                                       sides=style in parts.LONG_STYLES)
+        kept &= ~parts.cut_off_pieces(hanging, proxy.faces, kept)
+        used, faces = torch.unique(proxy.faces[kept], return_inverse=True)
+        self._hair_kept[style] = (used, faces, proxy.corner_uvs[kept])
 
     # ----- export -----------------------------------------------------------------------
     def to_mesh(self, head: HeadParams, index: int = 0, texture_size: int = 1024):

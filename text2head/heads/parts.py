@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+import trimesh
 from torch import Tensor
 
 from text2head.heads.params import Styles
@@ -258,10 +257,8 @@ def cut_off_pieces(vertices: Tensor, faces: Tensor, kept: Tensor) -> Tensor:
 
 def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     """(V,) connected-component label of each vertex through the triangles `faces`."""
-    rows = faces.reshape(-1)
-    cols = np.roll(faces, 1, axis=1).reshape(-1)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
-    return connected_components(graph, directed=False)[1]
+    return trimesh.graph.connected_component_labels(trimesh.geometry.faces_to_edges(faces),
+                                                    node_count=n_vertices)
 
 
 def beard_trim(vertices: Tensor, lips: Tensor) -> Tensor:

@@ -133,7 +133,7 @@ class SkinDetail:
             values, covered = rasterize_corners(self.corner_uvs, self.corner_values, size)
             position, skin = values[..., :3], covered & (values[..., 3] > 0.5)
             metres_per_texel = self._texel[size] = _texel_size(position, skin)
-            mask = {name: _resized(self.masks[name], size) for name in
+            mask = {name: resize_map(self.masks[name], size).numpy() for name in
                     ("lips", "ears", "inside_mouth", "eyelids", "cheeks")}
             smooth = self._smooth_zones(size, position, mask)
             relief, crease = self._wrinkles(position, metres_per_texel)
@@ -158,7 +158,7 @@ class SkinDetail:
         if size <= ZONE_SIZE:
             return self._zones(position, mask)
         low = self.maps(ZONE_SIZE)["smooth_zones"]
-        return _resized(torch.from_numpy(low), size)
+        return resize_map(torch.from_numpy(low), size).numpy()
 
     def _red_zone(self, p: np.ndarray, mask: dict[str, np.ndarray]) -> np.ndarray:
         f = self.frame
@@ -251,11 +251,6 @@ def _slopes(height: np.ndarray, texel: float) -> np.ndarray:
     d_col = (np.roll(height, -1, 1) - np.roll(height, 1, 1)) / (2 * texel)
     d_row = (np.roll(height, -1, 0) - np.roll(height, 1, 0)) / (2 * texel)
     return np.stack([d_col, -d_row])
-
-
-def _resized(maps: Tensor, size: int) -> np.ndarray:
-    """A (H, W) or (K, H, W) map resized to (..., size, size)."""
-    return resize_map(maps, size).numpy()
 
 
 def _fourier_noise(p: np.ndarray, count: int, seed: int,
