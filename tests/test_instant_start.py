@@ -52,7 +52,7 @@ def test_stated_style_is_kept_unless_clip_clearly_prefers_another(head_model, le
     head, table = choose_styles(head_model, ScriptedGuide(scores, 1), stated, "a goatee",
                                 ("facial_hair",), ("front",), resolution=32,
                                 keep={"facial_hair"})
-    assert table["facial_hair"]["full_beard"] == pytest.approx(25.0 + lead)
+    assert table["facial_hair"]["full_beard"] == {"front": pytest.approx(25.0 + lead)}
     assert head.styles.facial_hair == ("goatee" if kept else "full_beard")
     unstated, _ = choose_styles(head_model, ScriptedGuide(scores, 1), stated, "a goatee",
                                 ("facial_hair",), ("front",), resolution=32)
@@ -70,12 +70,27 @@ class CountingGuide:
         return 100 * images.mean(dim=(1, 2, 3))
 
 
-def test_each_head_of_the_style_choice_is_rendered_and_scored_once(head_model):
+def test_the_style_choice_sees_every_candidate_once_and_a_shortlist_from_every_view(
+        head_model):
     guide = CountingGuide()
     start = head_model.neutral()
     head, table = choose_styles(head_model, guide, start, "a face", ("hair", "facial_hair"),
-                                ("front", "left"), resolution=32)
+                                ("front", "left"), resolution=32, shortlist=2)
     hair, beards = (head_model.known_styles[kind] for kind in ("hair", "facial_hair"))
-    # The hair round's winner, with the start's facial hair, is a candidate of the next round.
-    assert guide.images == 2 * (len(hair) + len(beards) - 1)
-    assert table["facial_hair"][start.styles.facial_hair] == table["hair"][head.styles.hair]
+    for kind, chosen in (("hair", head.styles.hair), ("facial_hair", head.styles.facial_hair)):
+        assert all("front" in views for views in table[kind].values())
+        finalists = {style: views for style, views in table[kind].items() if len(views) == 2}
+        # The hair round's winner, with the start's facial hair, is a beard candidate already
+        # seen from both views; it joins the beard round's two finalists, or is one of them.
+        assert 2 <= len(finalists) <= 3
+        mean = {style: sum(views.values()) / 2 for style, views in finalists.items()}
+        assert chosen == max(mean, key=mean.get)
+        # The two best from the first view are among the finalists.
+        ranked = sorted(table[kind], key=lambda style: -table[kind][style]["front"])
+        assert set(ranked[:2]) <= set(finalists)
+    # Each (head, view) is rendered and scored once: the shared head is not scored again.
+    shared = table["hair"][head.styles.hair]
+    assert table["facial_hair"][start.styles.facial_hair] == shared
+    seen = sum(len(views) for kind in table.values() for views in kind.values())
+    assert guide.images == seen - len(shared)
+    assert guide.images < 2 * (len(hair) + len(beards) - 1)

@@ -38,7 +38,8 @@ class Result:
     config: RunConfig
     clip_spec: str  # how to load the guide again (see text2head.guidance.load_clip)
     clip_description: str  # says "RANDOM WEIGHTS" when the guide was a test fixture
-    style_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # CLIP's choice
+    # CLIP's choice: kind -> style -> view -> score, for the views each style was seen from
+    style_scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     understood: Understanding | None = None  # what the prompt reader took from the prompt
     notices: tuple[str, ...] = ()  # sentences for the person, e.g. the prompt was cut
     candidates: list[dict] = field(default_factory=list)  # seeds and scores it started from

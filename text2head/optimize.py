@@ -174,7 +174,7 @@ class Optimization:
         self.reference = None if reference is None else reference.detach().to(self.device)
         self.best: BestHead | None = None
         self.head: HeadParams = self.start
-        self.style_scores: dict[str, dict[str, float]] = {}  # filled before step 1
+        self.style_scores: dict[str, dict[str, dict[str, float]]] = {}  # before step 1
         self.occlusion = OcclusionCache(model, scene_vertices, refresh=RUN_REFRESH)
         # Sentences to show the person once per run (e.g. the prompt was cut); see
         # `prompt_notices`.

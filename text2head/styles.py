@@ -1,8 +1,10 @@
 """Choosing a head's discrete styles (hair, facial hair, …) by CLIP.
 
-Styles cannot be reached by gradients, so each candidate is rendered on the fixed score views
-and scored against the prompt; the best is kept, one part kind after another (hair first,
-so that the beard is judged on a head that already has its hair).
+Styles cannot be reached by gradients, so each candidate is rendered on fixed views and
+scored against the prompt; the best is kept, one part kind after another (hair first, so that
+the beard is judged on a head that already has its hair). CLIP is most of the choice's cost,
+so every candidate is first seen from one view, and only the few that score best there are
+also seen from the others and compared on all of them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ DEFAULT_CHOICES = ("hair", "facial_hair")
 # Candidates are rendered this small (CLIP scales them up to its input): rendering, not CLIP,
 # is most of a candidate's cost, and the choice is between whole hairstyles and beards.
 CANDIDATE_RESOLUTION = 160
-# Candidates are seen from the front and at three-quarter: together they show a hairstyle's
-# outline, length and volume and a beard's shape; the profile that the run's score views add
-# repeats that at a third more CLIP cost, and CLIP is most of the choice's time (issue 16).
-STYLE_VIEWS = ("front", "three_quarter")
+# Candidates are seen at three-quarter, which shows a hairstyle's outline, length and volume
+# and a beard's shape, and the shortlist from the front too; the profile that the run's score
+# views add repeats that at a third more CLIP cost (issue 16).
+STYLE_VIEWS = ("three_quarter", "front")
+# Candidates of a kind seen from every view: the best this many from the first view.
+SHORTLIST = 3
 # A style the prompt states is kept unless another scores this much higher (100 x cosine).
 CLEAR_MARGIN = 1.0
+
+Scores = dict[str, dict[str, dict[str, float]]]  # kind -> style -> view -> 100 x cosine
 
 
 @torch.no_grad()
@@ -33,30 +39,72 @@ def choose_styles(model: HeadModel, guide, head: HeadParams, prompt: str,
                   kinds: tuple[str, ...], views: tuple[str, ...],
                   resolution: int = CANDIDATE_RESOLUTION,
                   keep: set[str] | frozenset[str] = frozenset(),
-                  ) -> tuple[HeadParams, dict[str, dict[str, float]]]:
-    """The head with the best-scoring style of each kind, and every candidate's score
-    (100 x cosine, mean over the views). For kinds in `keep` (stated in the prompt), the
-    head's own style stays unless another beats it by `CLEAR_MARGIN`."""
-    cameras = Cameras.named_views(list(views), device=model.template.device)
-    scores: dict[str, dict[str, float]] = {}
-    # Per-view scores by styles: only the styles change here, and the winner of one kind is
-    # a candidate of the next, rendered and scored once.
-    seen: dict[Styles, torch.Tensor] = {}
+                  shortlist: int = SHORTLIST) -> tuple[HeadParams, Scores]:
+    """The head with the best style of each kind, and every candidate's score per view it
+    was seen from (100 x cosine).
+
+    Every candidate is scored from the first view; the `shortlist` best there (and, for
+    kinds in `keep`, the head's own style, stated in the prompt) are scored from the other
+    views too. Of the candidates seen from every view, the best mean wins; for kinds in
+    `keep`, the head's own style stays unless another beats it by `CLEAR_MARGIN`."""
+    scorer = _Scorer(model, guide, prompt, views, resolution)
+    scores: Scores = {}
     for kind in kinds:
         candidates = model.known_styles[kind]
-        heads = [head.with_styles(**{kind: style}) for style in candidates]
-        new = [candidate for candidate in heads if candidate.styles not in seen]
-        if new:
-            per_view = view_scores(model, guide, new, prompt, cameras, resolution)
-            seen.update(zip((candidate.styles for candidate in new), per_view, strict=True))
-        per_style = torch.stack([seen[candidate.styles] for candidate in heads]).mean(1)
-        scores[kind] = {style: float(s) for style, s in zip(candidates, per_style, strict=True)}
-        best = candidates[int(per_style.argmax())]
+        heads = {style: head.with_styles(**{kind: style}) for style in candidates}
+        first = scorer.scores(list(heads.values()), views[:1])[:, 0]
         stated = getattr(head.styles, kind)
-        if kind in keep and scores[kind][best] < scores[kind][stated] + CLEAR_MARGIN:
+        ranked = [candidates[i] for i in first.argsort(descending=True, stable=True).tolist()]
+        # Heads already seen from every view (the last kind's winner) compete too.
+        complete = [style for style in candidates
+                    if len(scorer.seen_views(heads[style])) == len(views)]
+        finalists = list(dict.fromkeys(ranked[:shortlist] + ([stated] if kind in keep else [])
+                                       + complete))
+        means = scorer.scores([heads[style] for style in finalists], views).mean(1)
+        best = finalists[int(means.argmax())]
+        if kind in keep and float(means.max()) < float(means[finalists.index(stated)]) \
+                + CLEAR_MARGIN:
             best = stated
+        scores[kind] = {style: scorer.seen_views(heads[style]) for style in candidates}
         head = replace(head, styles=replace(head.styles, **{kind: best}))
     return head, scores
+
+
+class _Scorer:
+    """Per-view CLIP scores of heads that differ only in their styles. A head is rendered from
+    every view at once (a render's cost is mostly per head, not per view), but each (styles,
+    view) is shown to CLIP, the larger cost, only when its score is asked for, and once: the
+    winner of one kind is a candidate of the next."""
+
+    def __init__(self, model: HeadModel, guide, prompt: str, views: tuple[str, ...],
+                 resolution: int):
+        self.model, self.guide, self.prompt = model, guide, prompt
+        self.views, self.resolution = views, resolution
+        self.cameras = Cameras.named_views(list(views), device=model.template.device)
+        self._images: dict[Styles, torch.Tensor] = {}  # (views, 3, H, W) per head
+        self._seen: dict[tuple[Styles, str], float] = {}
+
+    def scores(self, heads: list[HeadParams], views: tuple[str, ...]) -> torch.Tensor:
+        """(len(heads), len(views)) scores; what is not yet scored goes to CLIP in one batch."""
+        missing = list(dict.fromkeys((head.styles, view) for head in heads for view in views
+                                     if (head.styles, view) not in self._seen))
+        for head in heads:
+            if head.styles not in self._images:
+                self._images[head.styles] = render_head(
+                    self.model, head, self.cameras, resolution=self.resolution,
+                    occlusion=False)
+        if missing:
+            images = torch.stack([self._images[styles][self.views.index(view)]
+                                  for styles, view in missing])
+            self._seen.update(zip(missing, self.guide.clip_score(images, self.prompt).tolist(),
+                                  strict=True))
+        return torch.tensor([[self._seen[head.styles, view] for view in views]
+                             for head in heads])
+
+    def seen_views(self, head: HeadParams) -> dict[str, float]:
+        """{view: score} of the views `head` was scored from."""
+        return {view: self._seen[head.styles, view] for view in self.views
+                if (head.styles, view) in self._seen}
 
 
 @torch.no_grad()
