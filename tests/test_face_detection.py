@@ -98,12 +98,13 @@ def _failures(checks: dict[int, FaceCheck], threshold: float, need_mesh: bool) -
 
 
 # What the renderer reaches today (BENCHMARKS.md, "Faces"): every median above its threshold,
-# 14-16 of the 20 heads passing per view and the face mesh fitting every front and
-# three-quarter view. The views before issue 16 passed 13, 11 and 11.
-MIN_PASSING = 13
+# 16-19 of the 20 heads passing per view and the face mesh fitting every front and
+# three-quarter view. The views before issue 16 passed 13, 11 and 11. The detector moves by a
+# head or two per view for changes one can hardly see, hence the margin.
+MIN_PASSING = 14
 SHORTFALL = ("issue 16's acceptance is not met yet: a few heads per view stay below the "
-             "threshold (a beard over the lower face, profiles of heads turned away, "
-             "braids); see BENCHMARKS.md, Faces")
+             "threshold (a full beard, profiles of heads turned away or hidden by hair, "
+             "three-quarter views just under 0.9); see BENCHMARKS.md, Faces")
 
 
 @pytest.mark.slow

@@ -186,16 +186,18 @@ def test_trimmed_hair_leaves_no_piece_floating(head_model):
         assert kept <= cards, f"{style}: {kept} pieces from {cards} cards"
 
 
-def test_a_ponytail_ends_at_the_neck_and_long_hair_below_it(head_model):
-    """A bust has no back to hide a ponytail behind: at the neutral length it ends about at
-    the neck's cut (not under the chin in front views), while long hair hangs below it."""
+def test_a_ponytail_and_a_braid_end_at_the_neck_and_long_hair_below_it(head_model):
+    """A bust has no back to hide a ponytail or a braid behind: at the neutral length they end
+    about at the neck's cut (not under the chin in front views), while long hair hangs below
+    it."""
     def lowest(style: str) -> tuple[float, float]:
         out = head_model.decode(head_model.neutral().with_styles(hair=style))
         neck = out.vertices[0, head_model.skin_mask, 1].min()
         return float(out.parts["hair"].vertices[0, :, 1].min()), float(neck)
 
-    ponytail, neck = lowest("ponytail01")
-    assert neck - 0.01 < ponytail < neck + 0.03
+    for tail in ("ponytail01", "braid01"):
+        end, neck = lowest(tail)
+        assert neck - 0.01 < end < neck + 0.03, tail
     long_hair, neck = lowest("long01")
     assert long_hair < neck - 0.05
 

@@ -461,8 +461,8 @@ class HeadModel(torch.nn.Module):
     def _cut_hair_style(self, style: str, combined: torch.Tensor, pivot: torch.Tensor,
                         eyes: torch.Tensor) -> None:
         """A hair style's hang scale (what hangs below the ears shortened to fit a bust) and
-        the faces kept once it is trimmed clear of the neutral head's `eyes`, with what the
-        trim cuts off."""
+        the faces kept once it is trimmed clear of the neutral head's `eyes` (and a plait cut
+        at a tail's length), with what the trims cut off."""
         proxy = self.parts.proxy("hair", style)
         fitted = proxy.fit(combined)
         hang = float(pivot - fitted[0, :, 1].min())
@@ -473,6 +473,9 @@ class HeadModel(torch.nn.Module):
                                         torch.tensor([self._hang_scale[style]]))[0]
         kept = ~parts.eye_window_faces(hanging, proxy.faces, eyes,
                                        sides=style in parts.LONG_STYLES)
+        if style in parts.PLAIT_STYLES:
+            kept &= ~parts.below_faces(hanging, proxy.faces,
+                                       pivot - parts.LONGEST_TAIL_HANG_METRES)
         kept &= ~parts.cut_off_pieces(hanging, proxy.faces, kept)
         used, faces = torch.unique(proxy.faces[kept], return_inverse=True)
         self._hair_kept[style] = (used, faces, proxy.corner_uvs[kept])

@@ -51,10 +51,13 @@ LONGEST_HANG_METRES = 0.2
 # A ponytail hangs down the back of the neck, where a person's back hides it from the front; a
 # bust has no back, so a tail hanging below the neck's cut showed under the chin in front views
 # (a face detector scored seed 6's front 0.84 with it, 0.95 without). Tails hang at most this
-# far below the ears at the neutral length, about as far as the neck's cut. (braid01 is not
-# shortened so: squeezed this short its plaits fold into a coil that sticks out backwards.)
+# far below the ears at the neutral length, about as far as the neck's cut.
 TAIL_STYLES = ("ponytail01",)
 LONGEST_TAIL_HANG_METRES = 0.09
+# A braid does the same, but squeezed that short its plaits fold into a coil that sticks out
+# backwards; it is cut there instead, as the bust is (seeds 1 and 8 scored 0.89 and 0.81 in
+# front with it under the chin, 0.92 and 0.93 cut).
+PLAIT_STYLES = ("braid01",)
 # Hair keeps the eyes clear (see eye_window_faces), in metres on the neutral head: a fringe
 # ends this far above the eyeballs' centre (at the brows); in front of the face (within
 # FRINGE_BEHIND_CORNEAS of the corneas, where the forehead and cheeks lie) nothing hangs below
@@ -234,6 +237,11 @@ def eye_window_faces(vertices: Tensor, faces: Tensor, eyes: Tensor, sides: bool 
     fringe = (across <= outer) & (z > cornea - FRINGE_BEHIND_CORNEAS)
     side = (across > outer) & (z > cornea - SIDE_HAIR_BEHIND_CORNEAS) & sides
     return (below & (fringe | side)).any(dim=1)
+
+
+def below_faces(vertices: Tensor, faces: Tensor, height: float | Tensor) -> Tensor:
+    """(F,) which faces of a style (vertices (P, 3), +y up) reach below `height`."""
+    return (vertices[faces][..., 1] < height).any(dim=1)
 
 
 def cut_off_pieces(vertices: Tensor, faces: Tensor, kept: Tensor) -> Tensor:
