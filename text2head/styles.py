@@ -90,9 +90,8 @@ class _Scorer:
                                      if (head.styles, view) not in self._seen))
         for head in heads:
             if head.styles not in self._images:
-                self._images[head.styles] = render_head(
-                    self.model, head, self.cameras, resolution=self.resolution,
-                    occlusion=False)
+                self._images[head.styles] = candidate_views(self.model, head, self.cameras,
+                                                            self.resolution)
         if missing:
             images = torch.stack([self._images[styles][self.views.index(view)]
                                   for styles, view in missing])
@@ -111,8 +110,14 @@ class _Scorer:
 def view_scores(model: HeadModel, guide, heads: list[HeadParams], prompt: str,
                 cameras: Cameras, resolution: int) -> torch.Tensor:
     """(len(heads), views) CLIP scores (100 x cosine) of each head seen from `cameras`, in
-    one CLIP batch. Without ambient occlusion: a bake per head would cost about a second
-    each, and the heads are compared under the same light anyway."""
-    images = torch.cat([render_head(model, head, cameras, resolution=resolution,
-                                    occlusion=False) for head in heads])
+    one CLIP batch."""
+    images = torch.cat([candidate_views(model, head, cameras, resolution) for head in heads])
     return guide.clip_score(images, prompt).view(len(heads), -1)
+
+
+def candidate_views(model: HeadModel, head: HeadParams, cameras: Cameras,
+                    resolution: int) -> torch.Tensor:
+    """(views, 3, H, W) renders of a candidate head to compare with others. Without ambient
+    occlusion: a bake per head would cost about a second each, and the heads are compared
+    under the same light anyway."""
+    return render_head(model, head, cameras, resolution=resolution, occlusion=False)
