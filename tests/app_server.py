@@ -26,6 +26,7 @@ CLIP = "random:tiny"
 STARTUP_SECONDS = 180  # imports and the first page on a busy 2-core machine
 HARNESS = "hosting"  # bench/hosting.py, the harness of bench/load.py, soak.py and faults.py
 STOP_SECONDS = 180  # Ctrl-C to exit on a busy 2-core machine (runs end their step first)
+ABORT_SECONDS = 30  # SIGABRT to exit, the fault handler's stacks written
 
 
 def load_app():
@@ -67,11 +68,13 @@ def app_process(env: dict[str, str]) -> Iterator[str]:
     """URL of `python app.py` started with `env` added; stopped with Ctrl-C afterwards, and
     waited for (on a busy machine too) until it has exited, so that what it cleans up at
     shutdown is gone when this returns. Its output is read as it comes (a full pipe would
-    block the app) and shown if it fails to start or to stop."""
+    block the app) and shown if it fails to start or to stop; one that does not stop is
+    aborted with Python's fault handler on, so that the failure shows where every thread of
+    it was waiting."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", **env}
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONFAULTHANDLER": "1", **env}
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
@@ -85,12 +88,22 @@ def app_process(env: dict[str, str]) -> Iterator[str]:
         try:
             process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _abort_with_stacks(process)
             reader.join(5)
-            pytest.fail(f"app.py did not exit within {STOP_SECONDS} s of Ctrl-C:\n"
-                        f"{''.join(output)[-4000:]}")
+            pytest.fail(f"app.py did not exit within {STOP_SECONDS} s of Ctrl-C; its threads "
+                        f"when it was aborted:\n{''.join(output)[-12000:]}")
         reader.join(5)
+
+
+def _abort_with_stacks(process: subprocess.Popen) -> None:
+    """SIGABRT, on which the fault handler writes every thread's stack to stderr before the
+    process dies; killed outright if even that does not end it."""
+    process.send_signal(signal.SIGABRT)
+    try:
+        process.wait(timeout=ABORT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, output: list[str],
