@@ -12,9 +12,11 @@ from PIL import Image
 import text2head
 from text2head.cli import main
 
-# Runs whose point is not the image or the style choice: one view, fixed hair (seconds less).
+# Runs whose point is not the image or the style choice: one view, fixed hair, small exported
+# textures (seconds less).
+SMALL_FILES = ["--texture-size", "128"]
 SMALL = ["--views", "1", "--augmentations", "1", "--style", "hair=none",
-         "--style", "facial_hair=none"]
+         "--style", "facial_hair=none", *SMALL_FILES]
 RUN_FILES = ("head.glb", "head.obj", "head.mtl", "head.png", "head.ply", "params.json",
              "config.json", "losses.csv", "preview.png", "turntable.gif")
 
@@ -96,6 +98,35 @@ def test_bad_input_fails_before_work(tmp_path, capsys, args, message):
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "x", "--instant", "--texture-size", "5000"],
+         "argument --texture-size: texture size must be a power of two from 64 to 4096, got 5000"),
+        (["generate", "x", "--instant", "--texture-size", "0"], "got 0"),
+        (["generate", "x", "--instant", "--texture-size", "1k"], "not a whole number: '1k'"),
+        (["edit", "params.json", "x", "--texture-size", "100"], "got 100"),
+        (["random", "--texture-size", "8192"], "got 8192"),
+        (["export", "params.json", "--texture-size", "32"], "got 32"),
+        (["animate", "params.json", "--clip", "idle", "--texture-size", "-64"], "got -64"),
+    ],
+)
+def test_texture_sizes_out_of_range_are_refused_before_work(tmp_path, capsys, args, message):
+    """A texture 5000 on a side took 20 GB and three minutes to export: sizes are powers of
+    two up to 4096, checked as the command line is read."""
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--out", str(out)])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_api_refuses_a_texture_size_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="power of two from 64 to 4096, got 1000"):
+        text2head.api.instant("a man", out=tmp_path / "out", texture_size=1000)
+    assert not (tmp_path / "out").exists()
+
+
 def test_two_line_python_api(tmp_path):
     result = text2head.generate("a bald man", clip="random:tiny", steps=2, out=tmp_path)
     assert result.steps_run == 2 and result.files["glb"].is_file()
@@ -107,7 +138,8 @@ def test_generate_says_once_that_a_long_prompt_was_cut(tmp_path, capsys):
     notice = ("the prompt is longer than CLIP reads (77 tokens); only its first 77 tokens "
               "guide the run")
     code = main(["generate", prompt, "--clip", "random:tiny", "--steps", "1", "--views", "1",
-                 "--augmentations", "1", "--start", "neutral", "--out", str(tmp_path)])
+                 "--augmentations", "1", "--start", "neutral", *SMALL_FILES, "--out",
+                 str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 0, err
     assert err.count(notice) == 1 and "truncated" not in err  # the note, not also the warning
@@ -115,7 +147,8 @@ def test_generate_says_once_that_a_long_prompt_was_cut(tmp_path, capsys):
 
 
 def test_instant_candidates_are_one_head_per_seed_and_a_sheet(tmp_path, capsys):
-    args = ["generate", "a woman", "--instant", "--candidates", "3", "--seed", "5"]
+    args = ["generate", "a woman", "--instant", "--candidates", "3", "--seed", "5",
+            *SMALL_FILES]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0, capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     folders = sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir())
@@ -127,6 +160,8 @@ def test_instant_candidates_are_one_head_per_seed_and_a_sheet(tmp_path, capsys):
     assert config["seed"] == 6 and config["variety"] == 1.0 and config["refined"] is False
     assert [c["seed"] for c in config["candidates"]] == [5, 6, 7]
     assert_valid_glb(tmp_path / "a" / "seed-7" / "head.glb")
+    with Image.open(tmp_path / "a" / "seed-7" / "head.png") as texture:  # --texture-size
+        assert texture.size == (128, 128)
     sheet = Image.open(tmp_path / "a" / "candidates.png")
     assert sheet.width >= 2 * 2 * 192 and sheet.height >= 2 * 192
 
@@ -135,7 +170,7 @@ def test_generate_refines_the_best_of_its_candidates(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["generate", "a man", "--candidates", "2", "--seed", "3", "--clip",
                  "random:tiny", "--steps", "1", "--views", "1", "--augmentations", "1",
-                 "--out", str(out)])
+                 *SMALL_FILES, "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
     scores = {c["seed"]: c["clip_score"] for c in config["candidates"]}

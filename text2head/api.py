@@ -13,7 +13,14 @@ from pathlib import Path
 import torch
 
 from text2head.animation.request import AnimationRequest, head_clips, write_clip_files
-from text2head.bundle import prepare_output_dir, write_candidates, write_instant, write_run
+from text2head.bundle import (
+    TEXTURE_SIZE,
+    check_texture_size,
+    prepare_output_dir,
+    write_candidates,
+    write_instant,
+    write_run,
+)
 from text2head.candidates import DEFAULT_COUNT, Candidate, check_count, rank
 from text2head.candidates import candidates as make_candidates
 from text2head.export import export_glb
@@ -84,9 +91,11 @@ def prepare(
 
 def finish(run: Optimization, history: list[dict[str, float]],
            out: str | Path | None = None, candidates: Sequence[Candidate] = (),
-           animation: AnimationRequest | None = None) -> Result:
+           animation: AnimationRequest | None = None,
+           texture_size: int = TEXTURE_SIZE) -> Result:
     """The best head of a finished (or stopped) run, written to `out` when given (its GLB
-    animated by `animation`); the `candidates` it was chosen from go into config.json."""
+    animated by `animation`, textures `texture_size` on a side); the `candidates` it was
+    chosen from go into config.json."""
     best = run.best or BestHead(run.head.detach(), float("nan"), len(history))
     result = Result(
         head=best.head, clip_score=best.clip_score, best_step=best.step,
@@ -97,7 +106,7 @@ def finish(run: Optimization, history: list[dict[str, float]],
         candidates=[candidate.to_dict() for candidate in candidates],
     )
     if out is not None:
-        result.files = write_run(run.model, result, out, animation)
+        result.files = write_run(run.model, result, out, animation, texture_size)
     return result
 
 
@@ -122,30 +131,36 @@ INSTANT_LABEL = "instant — not refined by CLIP"
 
 def instant(prompt: str, *, model: HeadModel | None = None, out: str | Path | None = None,
             seed: int = 0, variety: float = 1.0, animation: AnimationRequest | None = None,
+            texture_size: int = TEXTURE_SIZE,
             ) -> tuple[HeadParams, Understanding, dict[str, Path]]:
     """The head the prompt reader makes of `prompt` with `seed` deciding what it leaves open
     (see `text2head.variety`), without CLIP (works offline), written to `out` when given
-    (labelled "instant — not refined by CLIP" in config.json)."""
+    (labelled "instant — not refined by CLIP" in config.json, textures `texture_size` on a
+    side)."""
     RunConfig(prompt=prompt, seed=seed, variety=variety)  # the same checks as a run
+    check_texture_size(texture_size)
     model = model or HeadModel()
     understood = understand(prompt)
     head = instant_head(model, understood, seed=seed, variety=variety)
     files = {}
     if out is not None:
         files = write_instant(model, head, understood, out, INSTANT_LABEL, animation,
-                              seed=seed, variety=variety)
+                              texture_size, seed=seed, variety=variety)
     return head, understood, files
 
 
 def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variety: float = 1.0,
                rank_with: str | CLIPGuide | None = None, device: str | torch.device = "cpu",
                model: HeadModel | None = None, out: str | Path | None = None,
+               texture_size: int = TEXTURE_SIZE,
                ) -> tuple[list[Candidate], Understanding, dict[str, Path]]:
     """The instant heads of seeds `seed` ... `seed + count - 1`; ranked best first by CLIP
     when `rank_with` names a guide (see `load_guide`), in seed order otherwise. With `out`,
-    each is written to `out/seed-N/` and a contact sheet to `out/candidates.png`."""
+    each is written to `out/seed-N/` (textures `texture_size` on a side) and a contact sheet
+    to `out/candidates.png`."""
     RunConfig(prompt=prompt, seed=seed, variety=variety)
     check_count(count)
+    check_texture_size(texture_size)
     model = (model or HeadModel()).to(device)
     understood = understand(prompt)
     found = make_candidates(model, understood, seed, count, variety)
@@ -153,15 +168,17 @@ def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variet
         found = rank(model, load_guide(rank_with, device), found, prompt, SCORE_VIEWS)
     files = {}
     if out is not None:
-        files = write_candidates(model, found, understood, out, INSTANT_LABEL, variety)
+        files = write_candidates(model, found, understood, out, INSTANT_LABEL, variety,
+                                 texture_size)
     return found, understood, files
 
 
 def animate(params: str | Path | HeadParams, animation: AnimationRequest, out: str | Path, *,
-            model: HeadModel | None = None, texture_size: int = 1024) -> dict[str, Path]:
+            model: HeadModel | None = None, texture_size: int = TEXTURE_SIZE) -> dict[str, Path]:
     """Write `out/head.glb` with the requested clips as glTF animations (the first is the one
     viewers autoplay), `out/animation-<clip>.webp` previews and, when the head talks,
     `out/visemes.json` (see `text2head.animation.speech`)."""
+    check_texture_size(texture_size)
     model = model or HeadModel()
     head = params if isinstance(params, HeadParams) else load_params(model, params)
     model.validate(head)

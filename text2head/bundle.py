@@ -17,6 +17,20 @@ from text2head.io import atomic_write, write_text_atomic
 from text2head.preview import contact_sheet, preview_views, save_gif, turntable
 
 CAPTION_HEIGHT = 24
+TEXTURE_SIZE = 1024  # exported textures, a side in pixels
+# Exported texture sides: powers of two (mipmapped everywhere, WebGL 1 included) up to 4096. An
+# export's memory grows with the texture's area: `text2head random` peaked at 1.4 GB at 1024
+# (14 s on 2 cores), 2.1 GB at 2048 (29 s) and 11 GB at 4096 (2.4 min); at 5000, which nothing
+# refused before, 20 GB (3.1 min).
+TEXTURE_SIZES = tuple(2**k for k in range(6, 13))
+
+
+def check_texture_size(size: int) -> int:
+    """`size` if an exported texture may have it, else ValueError naming the sizes allowed."""
+    if isinstance(size, bool) or size not in TEXTURE_SIZES:
+        raise ValueError(f"texture size must be a power of two from {TEXTURE_SIZES[0]} to "
+                         f"{TEXTURE_SIZES[-1]}, got {size!r}")
+    return size
 
 
 def prepare_output_dir(path: str | Path) -> Path:
@@ -35,12 +49,15 @@ def prepare_output_dir(path: str | Path) -> Path:
 
 
 def write_head(
-    model: HeadModel, head: HeadParams, out_dir: str | Path, *, texture_size: int = 1024,
-    preview: bool = True, animation: AnimationRequest | None = None,
+    model: HeadModel, head: HeadParams, out_dir: str | Path, *,
+    texture_size: int = TEXTURE_SIZE, preview: bool = True,
+    animation: AnimationRequest | None = None,
 ) -> dict[str, Path]:
-    """head.glb, head.obj (+ .mtl, .png), head.ply, params.json and preview.png in `out_dir`;
-    with an `animation`, head.glb carries its clips, each previewed in animation-<clip>.webp
-    (and the talk clip's visemes in visemes.json)."""
+    """head.glb, head.obj (+ .mtl, .png), head.ply, params.json and preview.png in `out_dir`,
+    textures `texture_size` (see TEXTURE_SIZES) on a side; with an `animation`, head.glb
+    carries its clips, each previewed in animation-<clip>.webp (and the talk clip's visemes in
+    visemes.json)."""
+    check_texture_size(texture_size)
     out = prepare_output_dir(out_dir)
     clips = head_clips(model, head, animation) if animation is not None else []
     files = export_all(model.to_meshes(head, texture_size=texture_size), out, stem="head",
@@ -55,11 +72,13 @@ def write_head(
 
 
 def write_run(model: HeadModel, result, out_dir: str | Path,
-              animation: AnimationRequest | None = None) -> dict[str, Path]:
+              animation: AnimationRequest | None = None,
+              texture_size: int = TEXTURE_SIZE) -> dict[str, Path]:
     """Everything `write_head` writes for the best head, plus config.json (all that is needed
     to run it again), losses.csv (every term per step) and turntable.gif."""
+    check_texture_size(texture_size)
     out = prepare_output_dir(out_dir)
-    files = write_head(model, result.head, out, animation=animation)
+    files = write_head(model, result.head, out, animation=animation, texture_size=texture_size)
     config = result.config.to_dict()
     config.update(clip=result.clip_spec, clip_description=result.clip_description,
                   best_step=result.best_step, best_clip_score=result.clip_score,
@@ -89,11 +108,12 @@ def understood_dict(understood) -> dict:
 
 def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str | Path,
                   label: str, animation: AnimationRequest | None = None,
-                  **seeding) -> dict[str, Path]:
+                  texture_size: int = TEXTURE_SIZE, **seeding) -> dict[str, Path]:
     """Everything `write_head` writes plus a config.json saying what was understood, the
     `seeding` (seed, variety) and that the head was not refined by CLIP."""
+    check_texture_size(texture_size)
     out = prepare_output_dir(out_dir)
-    files = write_head(model, head, out, animation=animation)
+    files = write_head(model, head, out, animation=animation, texture_size=texture_size)
     config = {"prompt": understood.prompt, "start": "instant", **seeding, "refined": False,
               "label": label, "styles": head.styles.to_dict(),
               "understood": understood_dict(understood)}
@@ -103,16 +123,17 @@ def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str |
 
 
 def write_candidates(model: HeadModel, candidates, understood, out_dir: str | Path, label: str,
-                     variety: float) -> dict[str, Path]:
+                     variety: float, texture_size: int = TEXTURE_SIZE) -> dict[str, Path]:
     """Each candidate as `write_instant` in `out_dir/seed-N/` (its config.json also lists
     all of them) and `candidates.png`: a row of front and three-quarter views each."""
+    check_texture_size(texture_size)
     out = prepare_output_dir(out_dir)
     files: dict[str, Path] = {}
     listed = [candidate.to_dict() for candidate in candidates]
     for candidate in candidates:
         written = write_instant(model, candidate.head, understood, out / f"seed-{candidate.seed}",
-                                label, seed=candidate.seed, variety=variety,
-                                candidates=listed)
+                                label, texture_size=texture_size, seed=candidate.seed,
+                                variety=variety, candidates=listed)
         files.update({f"{kind}-{candidate.seed}": path for kind, path in written.items()})
     files["candidates"] = out / "candidates.png"
     with atomic_write(files["candidates"]) as temporary:

@@ -15,7 +15,14 @@ from text2head import api
 from text2head.animation.clips import CLIP_NAMES
 from text2head.animation.request import ALL, AnimationRequest
 from text2head.animation.speech import MAX_SAY_CHARS
-from text2head.bundle import prepare_output_dir, write_candidates, write_head
+from text2head.bundle import (
+    TEXTURE_SIZE,
+    TEXTURE_SIZES,
+    check_texture_size,
+    prepare_output_dir,
+    write_candidates,
+    write_head,
+)
 from text2head.candidates import check_count
 from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
 from text2head.heads import HeadModel
@@ -146,6 +153,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight", action="append", default=[], metavar="NAME=VALUE",
                         help="set a loss weight, e.g. --weight prior_identity=0.1")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_texture_size_option(parser)
 
 
 def _add_style_option(parser: argparse.ArgumentParser) -> None:
@@ -157,8 +165,22 @@ def _add_style_option(parser: argparse.ArgumentParser) -> None:
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     _add_style_option(parser)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--texture-size", type=int, default=1024,
-                        help="exported texture resolution (default 1024)")
+    _add_texture_size_option(parser)
+
+
+def _add_texture_size_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--texture-size", type=_texture_size, default=TEXTURE_SIZE,
+                        help=f"side of the exported textures: a power of two from "
+                        f"{TEXTURE_SIZES[0]} to {TEXTURE_SIZES[-1]} (default {TEXTURE_SIZE})")
+
+
+def _texture_size(text: str) -> int:
+    """--texture-size's value, refused by argparse (before any work) when out of range."""
+    try:
+        return check_texture_size(int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error) if text.strip().lstrip("-").isdigit()
+                                         else f"not a whole number: {text!r}") from None
 
 
 def run_random(args: argparse.Namespace) -> None:
@@ -217,10 +239,12 @@ def _instant(args, prompt: str, out: Path) -> None:
         raise ValueError("--style cannot be combined with --instant: the prompt sets the styles")
     if args.candidates > 1:
         found, understood, files = api.candidates(prompt, count=args.candidates, seed=args.seed,
-                                                  variety=args.variety, out=out)
+                                                  variety=args.variety, out=out,
+                                                  texture_size=args.texture_size)
     else:
         _, understood, files = api.instant(prompt, out=out, seed=args.seed, variety=args.variety,
-                                           animation=args.animation)
+                                           animation=args.animation,
+                                           texture_size=args.texture_size)
     print(f"{prompt!r}  understood: {understood.summary() or 'nothing'}  "
           f"({api.INSTANT_LABEL})", file=sys.stderr)
     _report(files)
@@ -267,14 +291,15 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
                           **options)
         if found:  # written once the run's options are known to be good
             _report(write_candidates(model, found, understood, out / "candidates",
-                                     api.INSTANT_LABEL, options["variety"]))
+                                     api.INSTANT_LABEL, options["variety"], args.texture_size))
         print(f"{prompt!r}  guide: {run.guide.description}", file=sys.stderr)
         print(f"understood: {run.understood.summary() or 'nothing'}", file=sys.stderr)
         for notice in run.notices:
             print(f"note: {notice}", file=sys.stderr)
         history = _iterate_with_progress(run)
     result = api.finish(run, history, out, candidates=found,
-                        animation=getattr(args, "animation", None))
+                        animation=getattr(args, "animation", None),
+                        texture_size=args.texture_size)
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
     _report(result.files)
 
