@@ -146,6 +146,12 @@ def test_edit_with_high_identity_weight_stays_close(head_model, guide, generator
         ({"prompt": "   \n"}, "prompt is empty"),
         ({"steps": 0}, "steps must be a positive integer"),
         ({"views": -1}, "views must be a positive integer"),
+        ({"views": 100}, "views must be at most 16, got 100"),
+        ({"augmentations": 17}, "augmentations must be at most 16, got 17"),
+        ({"views": 16, "augmentations": 8}, "views x augmentations must be at most 64 images "
+                                             "a step, got 16 x 8"),
+        ({"resolution": 2048}, "resolution must be at most 512, got 2048"),
+        ({"texture_size": 4096}, "texture_size must be at most 2048, got 4096"),
         ({"weights": {"prior_identity": -1.0}}, "'prior_identity' must be >= 0"),
         ({"weights": {"clip": float("nan")}}, "'clip' must be finite"),
         ({"weights": {"beauty": 1.0}}, "unknown loss weight 'beauty'"),

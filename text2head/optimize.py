@@ -48,6 +48,14 @@ TEXTURE_LIMIT = 8.0  # the residual lives in logit space; beyond this it only sa
 # moved this far: a bake costs about a second, occlusion is soft, and at the default 4 mm a
 # 60-step run baked 10 times. Heads rendered after the run (results, exports) get fresh bakes.
 RUN_REFRESH = 3 * REFRESH_DISTANCE
+# Upper bounds on a run's sizes: past them a run asks for more memory than a workstation has
+# rather than for a better head, and used to end in the out-of-memory killer after minutes of
+# loading. Measured on CPU: CLIP's forward and backward hold about 30 MB per image (views x
+# augmentations images a step; 64 are about 2 GB); a view rendered with gradients about 0.7 KB
+# per pixel (0.2 GB at 512, 0.75 GB at 1024). CLIP sees 224 px: renders past twice that add
+# nothing it sees.
+RUN_LIMITS = {"views": 16, "augmentations": 16, "resolution": 512, "texture_size": 2048}
+MAX_IMAGES_PER_STEP = 64
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,11 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if value > RUN_LIMITS.get(name, value):
+                raise ValueError(f"{name} must be at most {RUN_LIMITS[name]}, got {value}")
+        if self.views * self.augmentations > MAX_IMAGES_PER_STEP:
+            raise ValueError(f"views x augmentations must be at most {MAX_IMAGES_PER_STEP} "
+                             f"images a step, got {self.views} x {self.augmentations}")
         unknown = set(self.groups) - set(OPTIMIZABLE)
         if unknown:
             raise ValueError(f"unknown parameter group(s) {sorted(unknown)}; "
