@@ -128,8 +128,11 @@ def test_the_api_refuses_a_texture_size_before_writing(tmp_path):
 
 
 def test_two_line_python_api(tmp_path):
-    result = text2head.generate("a bald man", clip="random:tiny", steps=2, out=tmp_path)
+    result = text2head.generate("a bald man", clip="random:tiny", steps=2, out=tmp_path,
+                                export_texture_size=128)
     assert result.steps_run == 2 and result.files["glb"].is_file()
+    with Image.open(tmp_path / "head.png") as texture:
+        assert texture.size == (128, 128)
     assert "RANDOM WEIGHTS" in result.clip_description
 
 

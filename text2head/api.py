@@ -110,11 +110,15 @@ def finish(run: Optimization, history: list[dict[str, float]],
     return result
 
 
-def generate(prompt: str, *, out: str | Path | None = None, **options) -> Result:
-    """Optimize a head for `prompt`; see `prepare` for the options."""
+def generate(prompt: str, *, out: str | Path | None = None,
+             export_texture_size: int = TEXTURE_SIZE, **options) -> Result:
+    """Optimize a head for `prompt` and write it to `out` when given, with textures
+    `export_texture_size` on a side; see `prepare` for the options (`texture_size` among
+    them is the texture the run itself optimizes, 256 by default)."""
+    check_texture_size(export_texture_size)
     run = prepare(prompt, out=out, **options)
     history = [step.losses for step in run]
-    return finish(run, history, out)
+    return finish(run, history, out, texture_size=export_texture_size)
 
 
 def edit(params: str | Path | HeadParams, instruction: str, *,
