@@ -19,11 +19,11 @@ from text2head.animation.speech import MAX_SAY_CHARS
 from text2head.candidates import DEFAULT_COUNT
 from text2head.edits import EDIT_CONTROLS, HAIR_SECTION, STYLE_MENUS, edit_values, style_values
 from text2head.heads.params import MAX_FILE_BYTES
+from text2head.seeds import MAX_SEED
 from text2head.studio import WEIGHT_CONTROLS, Studio, clip_choices, clip_label
 from text2head.studio.controls import LEARNING_RATE_RANGE
 from text2head.studio.handlers import ANIMATE_CHOICES, NO_CLIP, Handlers, status_html
 from text2head.studio.hosting import CheckedBlocks, app_kwargs
-from text2head.studio.inputs import MAX_SEED
 from text2head.studio.storage import StorageUnavailable
 
 UPDATE_SECONDS = float(os.environ.get("TEXT2HEAD_UPDATE_SECONDS", "1.0"))  # page refresh limit

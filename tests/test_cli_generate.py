@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from gltf_validator import assert_valid_glb
@@ -109,11 +110,16 @@ def test_bad_input_fails_before_work(tmp_path, capsys, args, message):
         (["random", "--texture-size", "8192"], "got 8192"),
         (["export", "params.json", "--texture-size", "32"], "got 32"),
         (["animate", "params.json", "--clip", "idle", "--texture-size", "-64"], "got -64"),
+        (["random", "--seed", str(2**70)],
+         f"argument --seed: seed must be a whole number from 0 to {2**63 - 1}, got {2**70}"),
+        (["generate", "x", "--instant", "--seed", "-1"], "got -1"),
+        (["export", "params.json", "--seed", "1.5"], "not a whole number: '1.5'"),
     ],
 )
-def test_texture_sizes_out_of_range_are_refused_before_work(tmp_path, capsys, args, message):
-    """A texture 5000 on a side took 20 GB and three minutes to export: sizes are powers of
-    two up to 4096, checked as the command line is read."""
+def test_numbers_out_of_range_are_refused_before_work(tmp_path, capsys, args, message):
+    """Checked as the command line is read: a texture 5000 on a side took 20 GB and three
+    minutes to export, and a seed past 2**63 failed with torch's "Overflow when unpacking
+    long long"."""
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--out", str(out)])
@@ -121,10 +127,15 @@ def test_texture_sizes_out_of_range_are_refused_before_work(tmp_path, capsys, ar
     assert not out.exists()
 
 
-def test_the_api_refuses_a_texture_size_before_writing(tmp_path):
+def test_the_api_refuses_a_texture_size_or_seeds_out_of_range_before_writing(tmp_path):
     with pytest.raises(ValueError, match="power of two from 64 to 4096, got 1000"):
         text2head.api.instant("a man", out=tmp_path / "out", texture_size=1000)
+    last = 2**63 - 1
+    with pytest.raises(ValueError, match=re.escape(f"seed (and the 2 after it) must be a whole "
+                                                   f"number from 0 to {last}, got {last - 1}")):
+        text2head.api.candidates("a man", count=3, seed=last - 1, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    text2head.api.candidates("a man", count=3, seed=last - 2)  # the last three seeds
 
 
 def test_two_line_python_api(tmp_path):

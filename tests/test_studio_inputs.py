@@ -12,10 +12,10 @@ import pytest
 from app_server import load_app
 from gradio.state_holder import StateHolder
 
+from text2head.seeds import MAX_SEED
 from text2head.studio import Studio
 from text2head.studio.hosting import CheckedBlocks, check_value
 from text2head.studio.inputs import (
-    MAX_SEED,
     MAX_TEXT,
     InputError,
     check_choice,

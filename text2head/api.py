@@ -28,6 +28,7 @@ from text2head.guidance import CLIPGuide, load_clip
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import instant_head
 from text2head.optimize import SCORE_VIEWS, BestHead, Optimization, RunConfig
+from text2head.seeds import check_seed
 from text2head.understand import Understanding, understand
 
 EDIT_WEIGHTS = {"identity_preservation": 1.0, "directional": 0.5}
@@ -164,6 +165,7 @@ def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variet
     to `out/candidates.png`."""
     RunConfig(prompt=prompt, seed=seed, variety=variety)
     check_count(count)
+    check_seed(seed, count)  # before a model loads (make_candidates checks it too)
     check_texture_size(texture_size)
     model = (model or HeadModel()).to(device)
     understood = understand(prompt)

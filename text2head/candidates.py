@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from text2head.heads import HeadModel, HeadParams
 from text2head.instant import instant_head
 from text2head.render import Cameras
+from text2head.seeds import check_seed
 from text2head.styles import view_scores
 from text2head.understand import Understanding
 
@@ -36,6 +37,7 @@ def candidates(model: HeadModel, understanding: Understanding, seed: int,
                count: int = DEFAULT_COUNT, variety: float = 1.0) -> list[Candidate]:
     """The instant heads of seeds `seed` ... `seed + count - 1`."""
     check_count(count)
+    check_seed(seed, count)
     return [Candidate(s, instant_head(model, understanding, seed=s, variety=variety))
             for s in range(seed, seed + count)]
 
@@ -45,6 +47,7 @@ def more_like(model: HeadModel, understanding: Understanding, chosen: HeadParams
     """Heads near `chosen`: its styles and everything the prompt states stay, and every other
     value moves a little (`NEARBY`) toward the person of seeds `seed`, `seed + 1`, ..."""
     check_count(count)
+    check_seed(seed, count)
     return [Candidate(s, instant_head(model, understanding, chosen, seed=s, variety=NEARBY))
             for s in range(seed, seed + count)]
 

@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
 from text2head.heads import HeadModel
 from text2head.optimize import START_MODES, Optimization, RunConfig
 from text2head.printing import PrintOptions, print_head
+from text2head.seeds import check_seed
 from text2head.styles import DEFAULT_CHOICES
 
 
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     random_head = commands.add_parser("random", help="sample a random head and export it")
-    random_head.add_argument("--seed", type=int, default=0)
+    random_head.add_argument("--seed", type=_seed, default=0)
     _add_output_options(random_head)
     _add_animation_options(random_head)
     random_head.set_defaults(run=run_random)
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("params", type=Path, help="a params.json written by text2head")
     _add_output_options(export)
     _add_animation_options(export)
-    export.add_argument("--seed", type=int, default=0, help="seed of the clips' blinks")
+    export.add_argument("--seed", type=_seed, default=0, help="seed of the clips' blinks")
     export.add_argument("--print", action="store_true", dest="printable",
                         help="also write a 3D-printable bust: head_print.stl and head_print.3mf")
     export.add_argument("--height-mm", type=float, default=PrintOptions.height_mm,
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("params", type=Path, help="a params.json written by text2head")
     _add_output_options(animate)
     _add_animation_options(animate, "--clip")
-    animate.add_argument("--seed", type=int, default=0, help="seed of the clips' blinks")
+    animate.add_argument("--seed", type=_seed, default=0, help="seed of the clips' blinks")
     animate.set_defaults(run=run_animate)
 
     edit = commands.add_parser("edit", help="change a saved head by an instruction")
@@ -144,7 +146,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="augmented crops of each view scored by CLIP")
     parser.add_argument("--view-prompts", action="store_true",
                         help='phrase the prompt by view ("side view of ...")')
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--clip", help="ARCH:PRETRAINED_TAG, ARCH:/path/to/checkpoint or "
                         "random:ARCH (tests only); default: $TEXT2HEAD_CLIP or "
                         "ViT-B-32:laion2b_s34b_b79k")
@@ -176,11 +178,24 @@ def _add_texture_size_option(parser: argparse.ArgumentParser) -> None:
 
 def _texture_size(text: str) -> int:
     """--texture-size's value, refused by argparse (before any work) when out of range."""
+    return _checked_whole_number(text, check_texture_size)
+
+
+def _seed(text: str) -> int:
+    """--seed's value, refused by argparse (before any work) when out of range."""
+    return _checked_whole_number(text, check_seed)
+
+
+def _checked_whole_number(text: str, check: Callable[[int], int]) -> int:
+    """A whole number passed by `check`, or argparse's error with the check's words."""
     try:
-        return check_texture_size(int(text))
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    try:
+        return check(number)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error) if text.strip().lstrip("-").isdigit()
-                                         else f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run_random(args: argparse.Namespace) -> None:

@@ -35,6 +35,7 @@ from text2head.heads.scene import scene_vertices
 from text2head.instant import instant_head, instant_styles_fixed
 from text2head.preview import render_scene
 from text2head.render import Cameras, Lights
+from text2head.seeds import check_seed
 from text2head.settings import DEFAULT_LEARNING_RATES, DEFAULT_WEIGHTS, LiveSettings
 from text2head.styles import CANDIDATE_RESOLUTION, DEFAULT_CHOICES, STYLE_VIEWS, choose_styles
 from text2head.text import check_text
@@ -102,6 +103,7 @@ class RunConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
             if value > RUN_LIMITS.get(name, value):
                 raise ValueError(f"{name} must be at most {RUN_LIMITS[name]}, got {value}")
+        check_seed(self.seed)
         if self.views * self.augmentations > MAX_IMAGES_PER_STEP:
             raise ValueError(f"views x augmentations must be at most {MAX_IMAGES_PER_STEP} "
                              f"images a step, got {self.views} x {self.augmentations}")

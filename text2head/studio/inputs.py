@@ -12,7 +12,6 @@ import math
 from text2head.text import check_text as check_unicode
 
 MAX_TEXT = 2000  # characters of a prompt or other text input
-MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit integer
 
 
 class InputError(ValueError):
