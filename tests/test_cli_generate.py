@@ -90,6 +90,7 @@ def test_edit_starts_from_saved_parameters(tmp_path):
          "steps must be"),
         (["generate", "x", "--variety", "1.5", "--instant"], "variety must be"),
         (["generate", "x", "--variety", "nan", "--clip", "random:tiny"], "variety must be"),
+        (["generate", "x", "--device", "tpu", "--clip", "random:tiny"], "unknown device 'tpu'"),
     ],
 )
 def test_bad_input_fails_before_work(tmp_path, capsys, args, message):

@@ -23,6 +23,7 @@ from text2head.bundle import (
 )
 from text2head.candidates import DEFAULT_COUNT, Candidate, check_count, rank
 from text2head.candidates import candidates as make_candidates
+from text2head.devices import resolve_device
 from text2head.export import export_glb
 from text2head.guidance import CLIPGuide, load_clip
 from text2head.heads import HeadModel, HeadParams
@@ -81,6 +82,7 @@ def prepare(
     if isinstance(start, str):
         options["start"], start = start, None
     config = RunConfig(prompt=prompt, **options)
+    device = resolve_device(device)
     if out is not None:
         prepare_output_dir(out)
     model = (model or HeadModel()).to(device)
@@ -167,7 +169,7 @@ def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variet
     check_count(count)
     check_seed(seed, count)  # before a model loads (make_candidates checks it too)
     check_texture_size(texture_size)
-    model = (model or HeadModel()).to(device)
+    model = (model or HeadModel()).to(resolve_device(device))
     understood = understand(prompt)
     found = make_candidates(model, understood, seed, count, variety)
     if rank_with is not None:

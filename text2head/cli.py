@@ -25,6 +25,7 @@ from text2head.bundle import (
     write_head,
 )
 from text2head.candidates import check_count
+from text2head.devices import resolve_device
 from text2head.guidance import CLIPWeightsUnavailable, PromptTruncatedWarning
 from text2head.heads import HeadModel
 from text2head.optimize import START_MODES, Optimization, RunConfig
@@ -281,14 +282,14 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
                    # Styles the command line fixes are kept; CLIP chooses the others.
                    choose_styles=tuple(kind for kind in DEFAULT_CHOICES if kind not in fixed))
     RunConfig(prompt=prompt, **options)  # every option checked before any work
-    device = _device(args.device)
+    device = resolve_device(args.device)
     clip, found = args.clip, []
     if start is None and getattr(args, "candidates", 1) > 1:  # generate: refine the best
         clip = api.load_guide(clip, device)
         model = (model or HeadModel()).to(device)
         found, understood, _ = api.candidates(prompt, count=args.candidates, seed=args.seed,
                                               variety=options["variety"], rank_with=clip,
-                                              model=model)
+                                              model=model, device=device)
         start = _with_styles(model, found[0].head, args.style)
         options.update(seed=found[0].seed, choose_styles=())  # chosen with its styles
     elif start is None:  # generate: begin from the instant (or neutral) head
@@ -317,12 +318,6 @@ def _optimize(args, prompt: str, out: Path, *, start=None, model=None, extra_wei
                         texture_size=args.texture_size)
     print(f"best CLIP score {result.clip_score:.2f} at step {result.best_step}", file=sys.stderr)
     _report(result.files)
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def _iterate_with_progress(run: Optimization) -> list[dict[str, float]]:
