@@ -95,19 +95,24 @@ def test_idle_sessions_expire_unless_connected_running_or_in_use(studio):
     for key in ("quiet", "page"):
         with studio.using(key) as session:  # as every handler does: no expiry meanwhile
             session.export()
-    quiet, connected, busy = (studio.session(key) for key in ("quiet", "page", "busy"))
+    quiet, connected = (studio.session(key) for key in ("quiet", "page"))
     worker = studio.start_run("running", "a bald man", steps=400, **SMALL_RUN)
     in_use = threading.Event()
     release = threading.Event()
+    held = []
 
     def hold() -> None:
-        with studio.using("busy"):
+        # The session is made in use: made beforehand, it could expire while the run above
+        # was being prepared (it did, once, on a busy machine).
+        with studio.using("busy") as session:
+            held.append(session)
             in_use.set()
             release.wait(30)
 
     holder = threading.Thread(target=hold)
     holder.start()
     assert in_use.wait(10)
+    busy = held[0]
     assert wait_until(lambda: not quiet.folder.exists(), timeout=30), "idle session removed"
     time.sleep(1.0)  # twice the idle time: the others must still be there
     assert connected.folder.exists() and studio.session("page") is connected
