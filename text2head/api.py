@@ -169,7 +169,8 @@ def candidates(prompt: str, *, count: int = DEFAULT_COUNT, seed: int = 0, variet
     check_count(count)
     check_seed(seed, count)  # before a model loads (make_candidates checks it too)
     check_texture_size(texture_size)
-    model = (model or HeadModel()).to(resolve_device(device))
+    device = resolve_device(device)
+    model = (model or HeadModel()).to(device)
     understood = understand(prompt)
     found = make_candidates(model, understood, seed, count, variety)
     if rank_with is not None:

@@ -76,9 +76,9 @@ def write_run(model: HeadModel, result, out_dir: str | Path,
               texture_size: int = TEXTURE_SIZE) -> dict[str, Path]:
     """Everything `write_head` writes for the best head, plus config.json (all that is needed
     to run it again), losses.csv (every term per step) and turntable.gif."""
-    check_texture_size(texture_size)
-    out = prepare_output_dir(out_dir)
-    files = write_head(model, result.head, out, animation=animation, texture_size=texture_size)
+    files = write_head(model, result.head, out_dir, animation=animation,
+                       texture_size=texture_size)  # checks the size, then makes the folder
+    out = Path(out_dir)
     config = result.config.to_dict()
     config.update(clip=result.clip_spec, clip_description=result.clip_description,
                   best_step=result.best_step, best_clip_score=result.clip_score,
@@ -111,9 +111,9 @@ def write_instant(model: HeadModel, head: HeadParams, understood, out_dir: str |
                   texture_size: int = TEXTURE_SIZE, **seeding) -> dict[str, Path]:
     """Everything `write_head` writes plus a config.json saying what was understood, the
     `seeding` (seed, variety) and that the head was not refined by CLIP."""
-    check_texture_size(texture_size)
-    out = prepare_output_dir(out_dir)
-    files = write_head(model, head, out, animation=animation, texture_size=texture_size)
+    files = write_head(model, head, out_dir, animation=animation,
+                       texture_size=texture_size)  # checks the size, then makes the folder
+    out = Path(out_dir)
     config = {"prompt": understood.prompt, "start": "instant", **seeding, "refined": False,
               "label": label, "styles": head.styles.to_dict(),
               "understood": understood_dict(understood)}
